@@ -1,0 +1,29 @@
+"""The Gatehouse CrossGuard policy pack.
+
+``ALL_POLICIES`` is importable without side effects; ``policies/__main__.py`` only wraps it
+in a ``PolicyPack``. Each module holds one concern and exports ``POLICIES``.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+# One entry per policy module; each exports POLICIES.
+_MODULES = (
+    "policies.azure_residency",
+    "policies.azure_openai",
+    "policies.azure_stack",
+)
+
+
+def _collect() -> list[Any]:
+    collected: list[Any] = []
+    for module in _MODULES:
+        collected.extend(import_module(module).POLICIES)
+    return collected
+
+
+ALL_POLICIES: list[Any] = _collect()
+
+__all__ = ["ALL_POLICIES"]

@@ -1,0 +1,1 @@
+"""Fake upstreams: real HTTP servers on loopback, one per provider wire format."""
