@@ -16,7 +16,7 @@ from stacks.analyzer import Diagnostic, PackProcess, run_analysis
 from stacks.environments import load_stack_config, to_engine_config
 from stacks.program import build
 from stacks.render import Rendering, RenderError, render
-from stacks.spec import EnvironmentSpec, spec_from_config
+from stacks.spec import SpecBase, spec_from_config
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,7 @@ class Project:
 @dataclass(frozen=True)
 class Rendered:
     environment: str
-    spec: EnvironmentSpec
+    spec: SpecBase
     engine_config: dict[str, str]
     rendering: Rendering | None
     refused: Diagnostic | None

@@ -9,7 +9,8 @@ import pulumi
 from pulumi.runtime.config import CONFIG, get_config_env
 
 from components.common import ResidencyViolation, ShapeContext
-from stacks.spec import NAMESPACE, EnvironmentSpec, spec_from_config
+from stacks.shapes import SHAPES
+from stacks.spec import NAMESPACE, SpecBase, spec_from_config
 
 
 def _shape(section: str, build: Callable[[], Any]) -> Any:
@@ -22,16 +23,16 @@ def _shape(section: str, build: Callable[[], Any]) -> Any:
         ) from None
 
 
-def build(spec: EnvironmentSpec, environment: str) -> dict[str, Any]:
+def build(spec: SpecBase, environment: str) -> dict[str, Any]:
     """Create every enabled shape; returns their components by section name."""
     ctx: ShapeContext = spec.context(environment)
     shapes: dict[str, Any] = {}
-    if spec.azure_openai is not None and spec.azure_openai.enabled:
-        from components.azure_openai import AzureOpenAI
-
-        args = spec.azure_openai
-        shapes["azure_openai"] = _shape(
-            "azure_openai", lambda: AzureOpenAI("azure-openai", args, ctx)
+    for shape in SHAPES:
+        args = spec.section(shape.section)
+        if args is None or not args.enabled:
+            continue
+        shapes[shape.section] = _shape(
+            shape.section, lambda s=shape, a=args: s.build(a, ctx, shapes)
         )
     for section, component in shapes.items():
         for output in ("endpoint", "routes"):

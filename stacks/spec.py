@@ -12,11 +12,11 @@ import json
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator
 
-from components.azure_openai import AzureOpenAIArgs
 from components.common import ShapeContext
 from components.residency import AWS_REGIONS, AZURE_REGIONS, ZONES, normalize_azure_location
+from stacks.shapes import SHAPES
 
 NAMESPACE = "gatehouse"
 
@@ -76,15 +76,17 @@ class ResidencySpec(_Section):
         return value
 
 
-class EnvironmentSpec(_Section):
-    """Everything an environment decides, under the ``gatehouse:`` namespace."""
+class SpecBase(_Section):
+    """Everything an environment decides, under the ``gatehouse:`` namespace.
+
+    One optional section per reference shape is added from :data:`stacks.shapes.SHAPES`.
+    """
 
     business_unit: str = Field(pattern=r"^[a-z][a-z0-9-]{1,30}$")
     cost_center: str = Field(min_length=1, max_length=64)
     data_classification: Literal["public", "internal", "confidential", "restricted"]
     residency: ResidencySpec = ResidencySpec()
     tags: dict[str, str] = Field(default_factory=dict)
-    azure_openai: AzureOpenAIArgs | None = None
 
     def context(self, environment: str) -> ShapeContext:
         from components.residency import zone_jurisdictions
@@ -114,7 +116,15 @@ class EnvironmentSpec(_Section):
         }
 
 
-SHAPE_SECTIONS: tuple[str, ...] = ("azure_openai",)
+    def section(self, name: str) -> Any:
+        return getattr(self, name, None)
+
+
+EnvironmentSpec = create_model(  # type: ignore[call-overload]
+    "EnvironmentSpec",
+    __base__=SpecBase,
+    **{s.section: (s.args_type | None, None) for s in SHAPES},
+)
 
 
 def _decode(value: Any) -> Any:
@@ -167,11 +177,12 @@ def _explain(error: Mapping[str, Any]) -> str:
     return f"{_key(loc)}: got {received!r}; expected {error['msg'][0].lower()}{error['msg'][1:]}"
 
 
-def spec_from_config(config: Mapping[str, Any]) -> EnvironmentSpec:
+def spec_from_config(config: Mapping[str, Any]) -> SpecBase:
     """Build the spec from flat config (``gatehouse:key`` -> value or JSON text)."""
     prefix = NAMESPACE + ":"
     data = {k[len(prefix) :]: _decode(v) for k, v in config.items() if k.startswith(prefix)}
     try:
-        return EnvironmentSpec.model_validate(data)
+        spec: SpecBase = EnvironmentSpec.model_validate(data)
+        return spec
     except ValidationError as exc:
         raise SpecError([_explain(e) for e in exc.errors()]) from None
