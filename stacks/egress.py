@@ -14,7 +14,7 @@ from decimal import Decimal
 
 from components.common import TAG_ROLE, TAG_SHAPE, Role
 from components.residency import AWS_REGIONS, AZURE_REGIONS, normalize_azure_location
-from stacks.plan import _fact, placement
+from stacks.plan import fact, placement
 from stacks.render import Rendering
 
 DAYS_PER_MONTH = 30
@@ -96,9 +96,9 @@ def _regions(rendering: Rendering, role: Role, *, shape: str | None = None) -> l
     found: list[str] = []
     for r in rendering.resources:
         inputs = r.inputs
-        if _fact(inputs, TAG_ROLE) != role.value:
+        if fact(inputs, TAG_ROLE) != role.value:
             continue
-        if shape is not None and _fact(inputs, TAG_SHAPE) != shape:
+        if shape is not None and fact(inputs, TAG_SHAPE) != shape:
             continue
         region, _ = placement(r)
         if region != "-" and region not in found:

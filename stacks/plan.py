@@ -10,7 +10,7 @@ from components.common import LABEL_PREFIX, TAG_JURISDICTION, TAG_PREFIX, TAG_RE
 from stacks.render import Rendering, RenderedResource
 
 
-def _fact(inputs: Mapping[str, Any], key: str) -> str | None:
+def fact(inputs: Mapping[str, Any], key: str) -> str | None:
     tags = inputs.get("tags")
     if isinstance(tags, Mapping) and isinstance(tags.get(TAG_PREFIX + key), str):
         return str(tags[TAG_PREFIX + key])
@@ -23,8 +23,8 @@ def _fact(inputs: Mapping[str, Any], key: str) -> str | None:
 def placement(resource: RenderedResource) -> tuple[str, str]:
     """(region or location, jurisdiction) as far as the inputs tell; '-' when they do not."""
     inputs = resource.inputs
-    region = inputs.get("location") or inputs.get("region") or _fact(inputs, TAG_REGION)
-    jurisdiction = _fact(inputs, TAG_JURISDICTION)
+    region = inputs.get("location") or inputs.get("region") or fact(inputs, TAG_REGION)
+    jurisdiction = fact(inputs, TAG_JURISDICTION)
     return (str(region) if region else "-", jurisdiction or "-")
 
 
