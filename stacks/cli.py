@@ -72,6 +72,27 @@ def cmd_check(args: argparse.Namespace) -> int:
     return cmd_gate(args)
 
 
+def cmd_policy_config(args: argparse.Namespace) -> int:
+    """Print the ``--policy-pack-config`` document an environment implies."""
+    import json
+
+    from policies import ALL_POLICIES
+    from stacks.environments import load_stack_config
+    from stacks.spec import spec_from_config
+
+    project = _project(args)
+    settings = spec_from_config(load_stack_config(project.stacks_dir, args.environment))
+    wanted = settings.policy_settings()
+    document = {}
+    for policy in ALL_POLICIES:
+        schema = policy.config_schema.properties if policy.config_schema else {}
+        values = {k: v for k, v in wanted.items() if k in schema}
+        if values:
+            document[policy.name] = values
+    print(json.dumps(document, indent=2, sort_keys=True))
+    return 0
+
+
 def cmd_new_bu(args: argparse.Namespace) -> int:
     from stacks.newbu import new_business_unit
 
@@ -120,6 +141,10 @@ def parser() -> argparse.ArgumentParser:
         g.add_argument("--output", help="write the --format document to this file")
         g.add_argument("--traffic", help=argparse.SUPPRESS)
         g.set_defaults(func=func)
+
+    pc = sub.add_parser("policy-config", help="policy-pack config an environment implies")
+    pc.add_argument("environment")
+    pc.set_defaults(func=cmd_policy_config)
 
     nb = sub.add_parser("new-bu", help="scaffold stacks/Pulumi.<name>.yaml from an environment")
     nb.add_argument("name")
