@@ -1,0 +1,25 @@
+"""The interface both rate-limit backends implement."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from gateway.limits.gcra import Charge, RateDecision
+
+
+class LimiterBackend(Protocol):
+    """Atomic GCRA state for many quotas.
+
+    Backends raise :class:`gateway.limits.store.StoreUnavailable` when their store cannot be
+    reached; the :class:`gateway.limits.limiter.RateLimiter` applies the configured policy.
+    """
+
+    async def acquire(self, charges: Sequence[Charge]) -> RateDecision:
+        """Admit the request only if every charge fits; consume all of them or none."""
+        ...
+
+    async def adjust(self, charges: Sequence[Charge]) -> None:
+        """Add (cost > 0) or refund (cost < 0) units without a check, e.g. to correct a
+        token estimate to the usage the upstream reported."""
+        ...

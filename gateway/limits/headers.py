@@ -1,0 +1,53 @@
+"""Rate-limit response headers, as OpenAI sends them.
+
+OpenAI documents ``x-ratelimit-limit-requests``, ``x-ratelimit-remaining-requests``,
+``x-ratelimit-reset-requests`` and the ``-tokens`` variants, the reset being "the time until
+the rate limit resets to its initial state" written as a duration such as ``1s``, ``6m0s`` or
+``12ms``: https://platform.openai.com/docs/guides/rate-limits#rate-limits-in-headers .
+429 answers also carry ``Retry-After`` (whole seconds, RFC 9110 section 10.2.3) and
+``retry-after-ms``, which OpenAI's SDKs read before ``Retry-After``.
+
+When a key and its team both limit a dimension, the headers describe the tighter of the two.
+"""
+
+from __future__ import annotations
+
+import math
+
+from gateway.limits.gcra import Dimension, RateDecision
+
+_DIMENSIONS: tuple[Dimension, ...] = ("requests", "tokens")
+
+
+def format_duration(seconds: float) -> str:
+    """A duration the way OpenAI writes it: ``0s``, ``12ms``, ``1.5s``, ``6m0s``, ``1h2m3s``."""
+    if seconds <= 0:
+        return "0s"
+    if seconds < 1:
+        return f"{max(1, math.ceil(seconds * 1000))}ms"
+    millis = math.ceil(seconds * 1000)
+    hours, rest = divmod(millis, 3_600_000)
+    minutes, rest = divmod(rest, 60_000)
+    secs = f"{rest / 1000:.3f}".rstrip("0").rstrip(".") + "s"
+    if hours:
+        return f"{hours}h{minutes}m{secs}"
+    if minutes:
+        return f"{minutes}m{secs}"
+    return secs
+
+
+def rate_limit_headers(decision: RateDecision) -> dict[str, str]:
+    """``x-ratelimit-*`` headers for any answer; plus ``retry-after`` when refused."""
+    headers: dict[str, str] = {}
+    for dimension in _DIMENSIONS:
+        state = decision.binding(dimension)
+        if state is None:
+            continue
+        headers[f"x-ratelimit-limit-{dimension}"] = str(state.quota.limit)
+        headers[f"x-ratelimit-remaining-{dimension}"] = str(state.remaining)
+        headers[f"x-ratelimit-reset-{dimension}"] = format_duration(state.reset_after)
+    wait = decision.retry_after
+    if not decision.allowed and wait is not None:
+        headers["retry-after"] = str(max(1, math.ceil(wait)))
+        headers["retry-after-ms"] = str(max(1, math.ceil(wait * 1000)))
+    return headers

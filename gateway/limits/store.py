@@ -1,0 +1,55 @@
+"""Reaching the shared store (Redis), and what happens when it cannot be reached.
+
+Every store call goes through :func:`call_store`: it bounds the call with a timeout and turns
+connection failures into :class:`StoreUnavailable`, so callers apply their configured policy
+(``fail_closed`` or an explicit fail-open) instead of a stack trace. :class:`FailOpenMeter`
+makes every fail-open visible: a warning log line and a Prometheus counter.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable
+from typing import TypeVar
+
+from prometheus_client import CollectorRegistry, Counter
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+T = TypeVar("T")
+
+
+class StoreUnavailable(Exception):
+    """The shared store did not answer (refused, reset, timed out)."""
+
+
+async def call_store(call: Awaitable[T], *, within: float, what: str) -> T:
+    """Await one store call for at most ``within`` seconds; map outages to StoreUnavailable."""
+    try:
+        async with asyncio.timeout(within):
+            return await call
+    except TimeoutError as exc:
+        raise StoreUnavailable(f"{what}: no answer within {within:g}s") from exc
+    except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+        raise StoreUnavailable(f"{what}: {exc}") from exc
+
+
+class FailOpenMeter:
+    """Counts and logs every request served although its store could not be reached."""
+
+    def __init__(
+        self,
+        name: str,
+        documentation: str,
+        *,
+        logger: logging.Logger,
+        registry: CollectorRegistry | None = None,
+    ) -> None:
+        self._logger = logger
+        # registry None: counted but not exported (tests, embedded use)
+        self._counter = Counter(name, documentation, ["operation"], registry=registry)
+
+    def record(self, operation: str, error: StoreUnavailable) -> None:
+        self._counter.labels(operation=operation).inc()
+        self._logger.warning("store unreachable, failing open on %s: %s", operation, error)

@@ -1,0 +1,81 @@
+"""Redis for tests: skip when absent, fail when GATEHOUSE_REQUIRE_SERVICES=1.
+
+Each test gets its own key prefix and every key under it is deleted afterwards, so tests
+never see each other's state on the shared server.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+from redis.asyncio import Redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+REDIS_URL = os.environ.get("GATEHOUSE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+def make_client(url: str = REDIS_URL) -> Redis:
+    """A client that fails fast instead of retrying for seconds."""
+    return Redis.from_url(
+        url, socket_connect_timeout=0.5, socket_timeout=2, retry=Retry(NoBackoff(), 0)
+    )
+
+
+async def connected_client() -> Redis:
+    client = make_client()
+    try:
+        await client.ping()
+    except Exception as exc:
+        await client.aclose()
+        message = f"Redis is not reachable at {REDIS_URL}: {exc}"
+        if os.environ.get("GATEHOUSE_REQUIRE_SERVICES") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
+    return client
+
+
+def unique_prefix() -> str:
+    return f"gatehouse-test:{uuid.uuid4().hex}:"
+
+
+async def delete_prefix(client: Redis, prefix: str) -> None:
+    keys = [k async for k in client.scan_iter(match=f"{prefix}*", count=500)]
+    if keys:
+        await client.delete(*keys)
+
+
+async def redis_with_prefix() -> AsyncIterator[tuple[Redis, str]]:
+    """Body of a fixture yielding a client and a fresh prefix, cleaned up afterwards."""
+    client = await connected_client()
+    prefix = unique_prefix()
+    try:
+        yield client, prefix
+    finally:
+        await delete_prefix(client, prefix)
+        await client.aclose()
+
+
+def closed_port_url() -> str:
+    """A Redis URL on a loopback port nothing listens on (connections are refused)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"redis://127.0.0.1:{port}/0"
+
+
+class FakeClock:
+    """A settable clock in seconds."""
+
+    def __init__(self, now: float = 1_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
