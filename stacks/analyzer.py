@@ -301,15 +301,19 @@ class PackProcess:
             stderr=subprocess.PIPE,
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )
-        port = self._read_port()
-        self._channel = grpc.insecure_channel(
-            f"127.0.0.1:{port}",
-            options=[("grpc.max_receive_message_length", 400 * 1024 * 1024)],
-        )
         try:
-            grpc.channel_ready_future(self._channel).result(timeout=self._timeout)
-        except grpc.FutureTimeoutError as exc:
-            raise PackError(f"policy pack did not answer on port {port}: {self._stderr()}") from exc
+            port = self._read_port()
+            self._channel = grpc.insecure_channel(
+                f"127.0.0.1:{port}",
+                options=[("grpc.max_receive_message_length", 400 * 1024 * 1024)],
+            )
+            try:
+                grpc.channel_ready_future(self._channel).result(timeout=self._timeout)
+            except grpc.FutureTimeoutError as exc:
+                raise PackError(f"policy pack did not answer on port {port}") from exc
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
         self._stub = analyzer_pb2_grpc.AnalyzerStub(self._channel)
         return self
 
@@ -336,13 +340,18 @@ class PackProcess:
     def __exit__(self, *exc: object) -> None:
         if self._channel is not None:
             self._channel.close()
-        if self._proc is not None and self._proc.poll() is None:
+        if self._proc is None:
+            return
+        if self._proc.poll() is None:
             self._proc.terminate()
             try:
                 self._proc.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 self._proc.kill()
                 self._proc.wait()
+        for pipe in (self._proc.stdout, self._proc.stderr):
+            if pipe is not None:
+                pipe.close()
 
     def _call(self, method: str, request: Any) -> Any:
         assert self._stub is not None
