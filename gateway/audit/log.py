@@ -67,6 +67,13 @@ class AuditLog:
         self._task = asyncio.create_task(self._run(), name="audit-writer")
         self._accepting = True
 
+    @property
+    def problem(self) -> str | None:
+        """Why appends are refused (for a readiness probe), or ``None`` when healthy."""
+        if not self._accepting:
+            return "the audit trail is not running"
+        return self._wal.problem
+
     async def append(self, event: RequestEvent | AdminEvent) -> Receipt:
         """Append ``event``; returns once it is durable (fsynced) in the write-ahead file.
 

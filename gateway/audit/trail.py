@@ -151,6 +151,13 @@ class AuditTrail:
         """Whether prompts and completions of ``team`` are stored (opt-in per team)."""
         return self.config.stores_content(team)
 
+    @property
+    def problem(self) -> str | None:
+        """Why events cannot be appended (wire it to the readiness probe), or ``None``."""
+        if self._log is None:
+            return "the audit trail is not running"
+        return self._log.problem
+
     async def append(self, event: RequestEvent | AdminEvent) -> Receipt:
         """Durably append ``event``; raises :class:`AuditUnavailable` when it cannot."""
         if self._log is None:

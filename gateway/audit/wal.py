@@ -262,6 +262,11 @@ class WriteAheadLog:
             ) from exc
         segment.size += len(data)
 
+    @property
+    def problem(self) -> str | None:
+        """Why the log refuses appends until a restart, or ``None`` when healthy."""
+        return self._broken
+
     def append_batch(self, payloads: list[dict[str, Any]]) -> list[Receipt]:
         """Chain, write and fsync ``payloads`` as one batch; returns one receipt each."""
         if self._broken is not None:
