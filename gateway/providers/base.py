@@ -33,12 +33,14 @@ class UpstreamRequest:
     body: bytes
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(eq=False, slots=True)
 class UpstreamError(Exception):
     """An upstream failure translated to OpenAI's error vocabulary.
 
-    ``retryable`` is true for 429 and 5xx answers; ``retry_after`` carries the upstream's
-    ``Retry-After`` in seconds when it sent one.
+    ``retryable`` is true for 408, 429 and 5xx answers and for transport failures;
+    ``retry_after`` carries the upstream's ``Retry-After`` in seconds when it sent one.
+    Not frozen, and compared by identity like any exception, so that context managers
+    can attach tracebacks to it.
     """
 
     status: int

@@ -1,0 +1,257 @@
+"""The gateway ASGI application: :func:`create_app` builds it from a config.
+
+All state lives on the returned :class:`GatewayApp` (no module-level mutable state). The
+ASGI lifespan migrates the store, loads the API-key cache, starts its refresher and the
+hooks; shutdown closes the hooks, the upstream connection pools and the store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import random
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+
+from gateway.admin import KEYS_PATH, AdminAPI
+from gateway.asgi import AnyResponse, Receive, Request, Scope, Send, json_response
+from gateway.auth import Authenticator, TokenVerifier
+from gateway.auth.admin import AdminGuard
+from gateway.auth.api_keys import KeyCache
+from gateway.config import ConfigError, Deployment, GatewayConfig
+from gateway.context import RequestContext
+from gateway.errors import GatewayError, method_not_allowed, not_found
+from gateway.hooks import Hook, HookChain, HookServices, build_hooks
+from gateway.middleware import context_middleware, context_of, error_middleware
+from gateway.providers import create_adapter
+from gateway.providers.base import Adapter
+from gateway.proxy import Proxy
+from gateway.routing import CircuitBreaker, Failover, Target
+from gateway.routing.residency import normalise
+from gateway.store import Store
+from gateway.upstream import ClientPool
+
+log = logging.getLogger("gateway")
+
+Handler = Callable[[Request, RequestContext], Awaitable[AnyResponse]]
+AdapterFactory = Callable[[Deployment, Mapping[str, str]], Adapter]
+TokenVerifierFactory = Callable[[GatewayConfig, ClientPool], TokenVerifier | None]
+
+
+class Router:
+    """Exact paths, plus one ``prefix/{id}`` family; 404 and 405 as OpenAI errors."""
+
+    def __init__(
+        self,
+        exact: Mapping[str, Mapping[str, Handler]],
+        prefixed: Mapping[str, Mapping[str, Handler]],
+    ) -> None:
+        self._exact = exact
+        self._prefixed = prefixed
+
+    def _methods(self, path: str) -> Mapping[str, Handler] | None:
+        methods = self._exact.get(path)
+        if methods is not None:
+            return methods
+        for prefix, handlers in self._prefixed.items():
+            if path.startswith(prefix + "/") and "/" not in path[len(prefix) + 1 :]:
+                return handlers
+        return None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope, receive)
+        methods = self._methods(request.path)
+        if methods is None:
+            raise not_found(f"no such endpoint: {request.path}")
+        handler = methods.get(request.method)
+        if handler is None:
+            raise method_not_allowed(request.method, ", ".join(methods))
+        response = await handler(request, context_of(scope))
+        await response(send)
+
+
+def build_routes(
+    config: GatewayConfig, environ: Mapping[str, str], adapter_factory: AdapterFactory
+) -> dict[str, tuple[Target, ...]]:
+    """One :class:`Target` per deployment; a missing secret fails here, at start-up."""
+    routes: dict[str, tuple[Target, ...]] = {}
+    breaker = config.circuit_breaker
+    for i, route in enumerate(config.models):
+        targets = []
+        for j, deployment in enumerate(route.deployments):
+            try:
+                adapter = adapter_factory(deployment, environ)
+            except ConfigError as exc:
+                raise ConfigError(f"models[{i}].deployments[{j}].{exc}") from None
+            target_id = f"{route.name}#{j}"
+            targets.append(
+                Target(
+                    id=target_id,
+                    model=route.name,
+                    deployment=deployment,
+                    adapter=adapter,
+                    breaker=CircuitBreaker(
+                        target_id, breaker.failure_threshold, breaker.cooldown_seconds
+                    ),
+                )
+            )
+        routes[route.name] = tuple(targets)
+    return routes
+
+
+def _default_token_verifier(config: GatewayConfig, pool: ClientPool) -> TokenVerifier | None:
+    if not config.auth.oidc:
+        return None
+    from gateway.auth.oidc import OIDCVerifier
+
+    return OIDCVerifier(config.auth.oidc, pool)
+
+
+class GatewayApp:
+    def __init__(
+        self,
+        config: GatewayConfig,
+        *,
+        environ: Mapping[str, str],
+        hooks: Sequence[Hook] | None,
+        adapter_factory: AdapterFactory,
+        token_verifier_factory: TokenVerifierFactory,
+        store: Store | None,
+        rng: random.Random | None,
+    ) -> None:
+        self.config = config
+        self.store = store or Store(config.store)
+        self.pool = ClientPool(config.timeouts, config.upstream_pool)
+        self.routes = build_routes(config, environ, adapter_factory)
+        self.keys = KeyCache(self.store.keys) if config.auth.api_keys else None
+        self.hooks = HookChain(
+            hooks if hooks is not None else build_hooks(HookServices(config, environ, self.store))
+        )
+        self.ready = False
+        self._refresher: asyncio.Task[None] | None = None
+        rng = rng or random.Random()  # noqa: S311 - load spreading, not security
+        auth = Authenticator(self.keys, token_verifier_factory(config, self.pool))
+        proxy = Proxy(
+            auth=auth,
+            routes=self.routes,
+            default_jurisdictions=normalise(config.jurisdictions),
+            hooks=self.hooks,
+            failover=Failover(config.retry, rng=rng),
+            pool=self.pool,
+            max_body_bytes=config.max_body_bytes,
+            rng=rng,
+        )
+        admin = AdminAPI(
+            AdminGuard(config.auth.admin_key_env, environ),
+            self.store.keys,
+            self.keys,
+            [m.name for m in config.models],
+        )
+        router = Router(
+            exact={
+                "/v1/chat/completions": {"POST": proxy.chat},
+                "/v1/embeddings": {"POST": proxy.embeddings},
+                "/v1/models": {"GET": proxy.models},
+                "/healthz": {"GET": self.healthz},
+                "/readyz": {"GET": self.readyz},
+                KEYS_PATH: {"POST": admin.create_key, "GET": admin.list_keys},
+            },
+            prefixed={KEYS_PATH: {"DELETE": admin.revoke_key}},
+        )
+        self._http = context_middleware(error_middleware(router))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+        else:
+            await self._http(scope, receive, send)
+
+    # -- health ------------------------------------------------------------------------
+
+    async def healthz(self, request: Request, ctx: RequestContext) -> AnyResponse:
+        return json_response(200, {"status": "ok"})
+
+    async def readyz(self, request: Request, ctx: RequestContext) -> AnyResponse:
+        problems: list[str] = []
+        if not self.ready:
+            problems.append("starting or stopping")
+        try:
+            async with asyncio.timeout(2.0):
+                await self.store.ping()
+        except Exception as exc:
+            problems.append(f"store unreachable: {type(exc).__name__}")
+        if problems:
+            raise GatewayError(503, "; ".join(problems), type="server_error", code="not_ready")
+        return json_response(200, {"status": "ready", "models": len(self.routes)})
+
+    # -- lifespan ----------------------------------------------------------------------
+
+    async def startup(self) -> None:
+        await self.store.migrate()
+        if self.keys is not None:
+            await self.keys.refresh()
+            interval = self.config.auth.key_refresh_seconds
+            self._refresher = asyncio.create_task(self.keys.run(interval), name="key-refresh")
+        await self.hooks.startup()
+        self.ready = True
+
+    async def shutdown(self) -> None:
+        self.ready = False
+        if self._refresher is not None:
+            self._refresher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._refresher
+        await self.hooks.shutdown()
+        await self.pool.aclose()
+        for targets in self.routes.values():
+            for target in targets:
+                close = getattr(target.adapter, "aclose", None)
+                if close is not None:
+                    await close()
+        await self.store.aclose()
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    await self.startup()
+                except Exception as exc:
+                    log.exception("gateway start-up failed")
+                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.shutdown()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+
+def create_app(
+    config: GatewayConfig,
+    *,
+    environ: Mapping[str, str] = os.environ,
+    hooks: Sequence[Hook] | None = None,
+    adapter_factory: AdapterFactory = create_adapter,
+    token_verifier_factory: TokenVerifierFactory = _default_token_verifier,
+    store: Store | None = None,
+    rng: random.Random | None = None,
+) -> GatewayApp:
+    """Build the gateway. Raises :class:`ConfigError` for a missing secret or admin key.
+
+    ``hooks``: the governance hooks in order (default: the registered ones, see
+    :mod:`gateway.hooks`). The other keywords exist for tests and embedding.
+    """
+    return GatewayApp(
+        config,
+        environ=environ,
+        hooks=hooks,
+        adapter_factory=adapter_factory,
+        token_verifier_factory=token_verifier_factory,
+        store=store,
+        rng=rng,
+    )
+
+
+__all__ = ["GatewayApp", "create_app"]
