@@ -43,7 +43,9 @@ class ShapeArgs(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    enabled: bool = Field(True, description="default: the shape is deployed when its section exists")
+    enabled: bool = Field(
+        True, description="default: the shape is deployed when its section exists"
+    )
 
 
 class ResidencyViolation(ValueError):

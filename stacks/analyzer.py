@@ -16,13 +16,13 @@ import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import grpc
 from google.protobuf import empty_pb2, struct_pb2
 from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
 
-from stacks.render import Rendering, RenderedResource
+from stacks.render import RenderedResource, Rendering
 
 _ENFORCEMENT = {
     analyzer_pb2.ADVISORY: "advisory",
@@ -253,12 +253,14 @@ class InProcessPack:
         from pulumi_policy import EnforcementLevel
         from pulumi_policy.policy import _PolicyAnalyzerServicer
 
-        self._servicer = _PolicyAnalyzerServicer(
+        self._servicer: Any = _PolicyAnalyzerServicer(
             name, "0.0.1", policies, EnforcementLevel.MANDATORY, None
         )
 
     def info(self) -> analyzer_pb2.AnalyzerInfo:
-        return self._servicer.GetAnalyzerInfo(empty_pb2.Empty(), None)
+        return cast(
+            analyzer_pb2.AnalyzerInfo, self._servicer.GetAnalyzerInfo(empty_pb2.Empty(), None)
+        )
 
     def configure(self, request: analyzer_pb2.ConfigureAnalyzerRequest) -> None:
         self._servicer.Configure(request, None)
@@ -267,12 +269,12 @@ class InProcessPack:
         self._servicer.ConfigureStack(request, None)
 
     def analyze(self, request: analyzer_pb2.AnalyzeRequest) -> analyzer_pb2.AnalyzeResponse:
-        return self._servicer.Analyze(request, None)
+        return cast(analyzer_pb2.AnalyzeResponse, self._servicer.Analyze(request, None))
 
     def analyze_stack(
         self, request: analyzer_pb2.AnalyzeStackRequest
     ) -> analyzer_pb2.AnalyzeResponse:
-        return self._servicer.AnalyzeStack(request, None)
+        return cast(analyzer_pb2.AnalyzeResponse, self._servicer.AnalyzeStack(request, None))
 
 
 class PackProcess:
@@ -282,7 +284,9 @@ class PackProcess:
     engine. Any failure to start, or any RPC error, raises :class:`PackError`.
     """
 
-    def __init__(self, pack_dir: Path, *, python: str = sys.executable, timeout: float = 60) -> None:
+    def __init__(
+        self, pack_dir: Path, *, python: str = sys.executable, timeout: float = 60
+    ) -> None:
         self._pack_dir = pack_dir
         self._python = python
         self._timeout = timeout
@@ -364,7 +368,7 @@ class PackProcess:
             raise PackError(f"policy pack failed during {method}: {detail}{suffix}") from exc
 
     def info(self) -> analyzer_pb2.AnalyzerInfo:
-        return self._call("GetAnalyzerInfo", empty_pb2.Empty())
+        return cast(analyzer_pb2.AnalyzerInfo, self._call("GetAnalyzerInfo", empty_pb2.Empty()))
 
     def configure(self, request: analyzer_pb2.ConfigureAnalyzerRequest) -> None:
         self._call("Configure", request)
@@ -373,9 +377,9 @@ class PackProcess:
         self._call("ConfigureStack", request)
 
     def analyze(self, request: analyzer_pb2.AnalyzeRequest) -> analyzer_pb2.AnalyzeResponse:
-        return self._call("Analyze", request)
+        return cast(analyzer_pb2.AnalyzeResponse, self._call("Analyze", request))
 
     def analyze_stack(
         self, request: analyzer_pb2.AnalyzeStackRequest
     ) -> analyzer_pb2.AnalyzeResponse:
-        return self._call("AnalyzeStack", request)
+        return cast(analyzer_pb2.AnalyzeResponse, self._call("AnalyzeStack", request))

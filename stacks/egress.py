@@ -118,17 +118,32 @@ def flows(rendering: Rendering, traffic: Traffic) -> list[Flow]:
     share = monthly / len(endpoints) if endpoints else Decimal(0)
     for endpoint in endpoints:
         out.append(
-            Flow(gateway, endpoint, "prompts", share * traffic.kb_in / KB_PER_GB,
-                 price_per_gb(gateway, endpoint))
+            Flow(
+                gateway,
+                endpoint,
+                "prompts",
+                share * traffic.kb_in / KB_PER_GB,
+                price_per_gb(gateway, endpoint),
+            )
         )
         out.append(
-            Flow(endpoint, gateway, "completions", share * traffic.kb_out / KB_PER_GB,
-                 price_per_gb(endpoint, gateway))
+            Flow(
+                endpoint,
+                gateway,
+                "completions",
+                share * traffic.kb_out / KB_PER_GB,
+                price_per_gb(endpoint, gateway),
+            )
         )
     for store in stores:
         out.append(
-            Flow(gateway, store, "audit events", monthly * AUDIT_EVENT_KB / KB_PER_GB,
-                 price_per_gb(gateway, store))
+            Flow(
+                gateway,
+                store,
+                "audit events",
+                monthly * AUDIT_EVENT_KB / KB_PER_GB,
+                price_per_gb(gateway, store),
+            )
         )
     return out
 
@@ -137,8 +152,14 @@ def egress_table(rendering: Rendering, traffic: Traffic) -> str:
     rows = flows(rendering, traffic)
     header = ("FROM", "TO", "WHAT", "GB/MONTH", "USD/GB", "USD/MONTH")
     lines = [
-        [f.source, f.destination, f.what, f"{f.gb_per_month:.2f}", f"{f.usd_per_gb}",
-         f"{f.usd_per_month}"]
+        [
+            f.source,
+            f.destination,
+            f.what,
+            f"{f.gb_per_month:.2f}",
+            f"{f.usd_per_gb}",
+            f"{f.usd_per_month}",
+        ]
         for f in rows
     ]
     widths = [max(len(str(x)) for x in col) for col in zip(header, *lines, strict=False)]

@@ -12,10 +12,10 @@ from typing import Any
 
 import yaml
 
-SECRET_PLACEHOLDER = "[secret]"
+SECRET_PLACEHOLDER = "[secret]"  # noqa: S105 - a display placeholder, not a secret
 
 
-class EnvironmentError_(Exception):  # noqa: N801 - avoid shadowing the builtin EnvironmentError
+class EnvironmentError_(Exception):
     """A stack file is missing, malformed or invalid."""
 
 
@@ -24,9 +24,7 @@ def stack_file(stacks_dir: Path, env: str) -> Path:
 
 
 def list_environments(stacks_dir: Path) -> list[str]:
-    return sorted(
-        p.name[len("Pulumi.") : -len(".yaml")] for p in stacks_dir.glob("Pulumi.*.yaml")
-    )
+    return sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in stacks_dir.glob("Pulumi.*.yaml"))
 
 
 def load_stack_config(stacks_dir: Path, env: str) -> dict[str, Any]:

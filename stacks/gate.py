@@ -15,7 +15,7 @@ from components.common import ResidencyViolation
 from stacks.analyzer import Diagnostic, PackProcess, run_analysis
 from stacks.environments import load_stack_config, to_engine_config
 from stacks.program import build
-from stacks.render import Rendering, RenderError, render
+from stacks.render import RenderError, Rendering, render
 from stacks.spec import SpecBase, spec_from_config
 
 

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from components.common import LABEL_PREFIX, TAG_JURISDICTION, TAG_PREFIX, TAG_REGION
-from stacks.render import Rendering, RenderedResource
+from stacks.render import RenderedResource, Rendering
 
 
 def fact(inputs: Mapping[str, Any], key: str) -> str | None:
@@ -45,7 +45,9 @@ def tree(rendering: Rendering) -> str:
     walk(None, 0)
     header = ("TYPE", "NAME", "REGION", "JURISDICTION")
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(4)]
-    lines = ["  ".join(col.ljust(w) for col, w in zip(row, widths, strict=True)).rstrip()
-             for row in [header, *rows]]
+    lines = [
+        "  ".join(col.ljust(w) for col, w in zip(row, widths, strict=True)).rstrip()
+        for row in [header, *rows]
+    ]
     lines.append(f"{len(rendering.resources)} resources")
     return "\n".join(lines)

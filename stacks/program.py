@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from functools import partial
 from typing import Any
 
 import pulumi
@@ -31,9 +32,7 @@ def build(spec: SpecBase, environment: str) -> dict[str, Any]:
         args = spec.section(shape.section)
         if args is None or not args.enabled:
             continue
-        shapes[shape.section] = _shape(
-            shape.section, lambda s=shape, a=args: s.build(a, ctx, shapes)
-        )
+        shapes[shape.section] = _shape(shape.section, partial(shape.build, args, ctx, shapes))
     for section, component in shapes.items():
         for output in ("endpoint", "routes"):
             if hasattr(component, output):

@@ -44,7 +44,8 @@ class RenderedResource:
     @property
     def inputs(self) -> dict[str, Any]:
         """The input properties as plain JSON-like Python values."""
-        return json_format.MessageToDict(self.properties)
+        inputs: dict[str, Any] = json_format.MessageToDict(self.properties)
+        return inputs
 
     @property
     def is_provider(self) -> bool:
@@ -73,16 +74,18 @@ def _default_computed(name: str, inputs: Mapping[str, Any]) -> Mapping[str, Any]
     return {}
 
 
+def _openai_account(name: str, inputs: Mapping[str, Any]) -> Mapping[str, Any]:
+    properties = dict(inputs.get("properties") or {})
+    subdomain = properties.get("customSubDomainName", name)
+    return {
+        "properties": {**properties, "endpoint": f"https://{subdomain}.openai.azure.com/"},
+        "identity": {**dict(inputs.get("identity") or {}), "principalId": f"{name}-principal"},
+    }
+
+
 # Outputs a real provider computes that our components read back (ids, endpoints, principals).
 _COMPUTED: dict[str, ComputedOutputs] = {
-    "azure-native:cognitiveservices:Account": lambda name, inputs: {
-        "properties": {
-            **dict(inputs.get("properties") or {}),
-            "endpoint": f"https://{(inputs.get('properties') or {}).get('customSubDomainName', name)}"
-            ".openai.azure.com/",
-        },
-        "identity": {**dict(inputs.get("identity") or {}), "principalId": f"{name}-principal"},
-    },
+    "azure-native:cognitiveservices:Account": _openai_account,
     "azure-native:resources:ResourceGroup": lambda name, inputs: {
         "name": inputs.get("resourceGroupName", name),
     },
@@ -96,6 +99,28 @@ _COMPUTED: dict[str, ComputedOutputs] = {
     "aws:s3/bucket:Bucket": lambda name, inputs: {
         "arn": f"arn:aws:s3:::{inputs.get('bucket', name)}",
         "bucket": inputs.get("bucket", name),
+    },
+}
+
+
+# Answers to the invokes our components make (who am I, which partition).
+_INVOKES: Mapping[str, Mapping[str, Any]] = {
+    "aws:index/getCallerIdentity:getCallerIdentity": {
+        "accountId": MOCK_ACCOUNT_ID,
+        "arn": f"arn:aws:iam::{MOCK_ACCOUNT_ID}:user/mock",
+        "userId": "mock",
+        "id": MOCK_ACCOUNT_ID,
+    },
+    "aws:index/getPartition:getPartition": {
+        "partition": "aws",
+        "dnsSuffix": "amazonaws.com",
+        "id": "aws",
+    },
+    "azure-native:authorization:getClientConfig": {
+        "clientId": "mock-client",
+        "objectId": "mock-object",
+        "subscriptionId": MOCK_SUBSCRIPTION_ID,
+        "tenantId": MOCK_TENANT_ID,
     },
 }
 
@@ -117,23 +142,7 @@ class _Mocks(pulumi.runtime.Mocks):
         return state["id"], state
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], None]:
-        if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
-            return {
-                "accountId": MOCK_ACCOUNT_ID,
-                "arn": f"arn:aws:iam::{MOCK_ACCOUNT_ID}:user/mock",
-                "userId": "mock",
-                "id": MOCK_ACCOUNT_ID,
-            }, None
-        if args.token == "aws:index/getPartition:getPartition":
-            return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"}, None
-        if args.token == "azure-native:authorization:getClientConfig":
-            return {
-                "clientId": "mock-client",
-                "objectId": "mock-object",
-                "subscriptionId": MOCK_SUBSCRIPTION_ID,
-                "tenantId": MOCK_TENANT_ID,
-            }, None
-        return dict(args.args), None
+        return dict(_INVOKES.get(args.token, args.args)), None
 
 
 class _RecordingMonitor(pulumi_mocks.MockMonitor):
@@ -151,8 +160,8 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
                 type_ = f"{qualified}${type_}"
         return "urn:pulumi:" + "::".join([pulumi.get_stack(), pulumi.get_project(), type_, name])
 
-    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
-        response = super().RegisterResource(request)
+    def RegisterResource(self, request: Any) -> Any:
+        response: Any = super().RegisterResource(request)  # type: ignore[no-untyped-call]
         if request.type == STACK_TYPE:
             self.stack_urn = response.urn
             return response
@@ -175,10 +184,10 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
         )
         return response
 
-    def RegisterResourceOutputs(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
+    def RegisterResourceOutputs(self, request: Any) -> Any:
         if request.urn == self.stack_urn:
             self.stack_outputs = request.outputs
-        return super().RegisterResourceOutputs(request)
+        return super().RegisterResourceOutputs(request)  # type: ignore[no-untyped-call]
 
 
 class RenderError(RuntimeError):
@@ -190,7 +199,7 @@ class RenderError(RuntimeError):
 
 
 def render(
-    program: Callable[[], None],
+    program: Callable[[], object],
     *,
     project: str = "gatehouse",
     stack: str = "dev",
@@ -207,7 +216,7 @@ def render(
 
 
 def _render(
-    program: Callable[[], None],
+    program: Callable[[], object],
     project: str,
     stack: str,
     config: dict[str, str],
@@ -219,7 +228,9 @@ def _render(
         mocks = _Mocks(computed)
         monitor = _RecordingMonitor(mocks)
         pulumi.runtime.set_all_config(config)
-        pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=False, monitor=monitor)
+        pulumi.runtime.set_mocks(
+            mocks, project=project, stack=stack, preview=False, monitor=monitor
+        )
         error: BaseException | None = None
         try:
             program()

@@ -85,7 +85,7 @@ class SpecBase(_Section):
     business_unit: str = Field(pattern=r"^[a-z][a-z0-9-]{1,30}$")
     cost_center: str = Field(min_length=1, max_length=64)
     data_classification: Literal["public", "internal", "confidential", "restricted"]
-    residency: ResidencySpec = ResidencySpec()
+    residency: ResidencySpec = Field(default_factory=ResidencySpec)
     tags: dict[str, str] = Field(default_factory=dict)
 
     def context(self, environment: str) -> ShapeContext:
@@ -114,7 +114,6 @@ class SpecBase(_Section):
                 e.model_dump(by_alias=True) for e in self.residency.colocation_exceptions
             ],
         }
-
 
     def section(self, name: str) -> Any:
         return getattr(self, name, None)
@@ -151,7 +150,8 @@ def _model_at(loc: tuple[int | str, ...]) -> type[BaseModel] | None:
     for part in loc:
         if isinstance(part, int):
             continue
-        field = model.model_fields.get(part) if isinstance(model, type) else None
+        fields: Mapping[str, Any] = getattr(model, "model_fields", {})
+        field = fields.get(part)
         if field is None:
             return None
         model = _unwrap(field.annotation)

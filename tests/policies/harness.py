@@ -9,7 +9,7 @@ from google.protobuf import struct_pb2
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE
 
 from stacks.analyzer import Diagnostic, InProcessPack, run_analysis
-from stacks.render import Rendering, RenderedResource
+from stacks.render import RenderedResource, Rendering
 
 UNKNOWN = UNKNOWN_STRING_VALUE
 

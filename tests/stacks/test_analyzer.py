@@ -14,8 +14,10 @@ PACKS = Path(__file__).parent / "packs"
 def rendering(*names: str) -> Rendering:
     return Rendering(
         stack_urn="",
-        resources=[resource("azure-native:resources:ResourceGroup", {"location": "x"}, name=n)
-                   for n in names],
+        resources=[
+            resource("azure-native:resources:ResourceGroup", {"location": "x"}, name=n)
+            for n in names
+        ],
         outputs={},
     )
 

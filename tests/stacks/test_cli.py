@@ -61,11 +61,16 @@ def test_plan_prints_tree_with_region_and_jurisdiction(capsys: pytest.CaptureFix
 def test_westus_copy_fails_naming_the_location_policy(
     project: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    edit(project, "dev-eu", "dev-us", {
-        "gatehouse:azure_openai/region": "westus",
-        "gatehouse:residency/allowed_regions": ["westus"],
-        "azure-native:location": "westus",
-    })
+    edit(
+        project,
+        "dev-eu",
+        "dev-us",
+        {
+            "gatehouse:azure_openai/region": "westus",
+            "gatehouse:residency/allowed_regions": ["westus"],
+            "azure-native:location": "westus",
+        },
+    )
     assert run(project, "gate", "dev-us") == 1
     out = capsys.readouterr().out
     assert "azure-resource-location-in-zone" in out
@@ -130,8 +135,20 @@ def test_broken_pack_fails_the_gate(project: Path, capsys: pytest.CaptureFixture
 def test_new_bu_writes_a_valid_environment_that_passes_the_gate(
     project: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert run(project, "new-bu", "claims", "--from", "dev-eu", "--cost-center", "CC-2040",
-               "--region", "germanywestcentral") == 0
+    assert (
+        run(
+            project,
+            "new-bu",
+            "claims",
+            "--from",
+            "dev-eu",
+            "--cost-center",
+            "CC-2040",
+            "--region",
+            "germanywestcentral",
+        )
+        == 0
+    )
     written = yaml.safe_load((project / "stacks" / "Pulumi.claims.yaml").read_text())["config"]
     assert written["gatehouse:business_unit"] == "claims"
     assert written["gatehouse:cost_center"] == "CC-2040"
@@ -143,6 +160,18 @@ def test_new_bu_writes_a_valid_environment_that_passes_the_gate(
 
 
 def test_new_bu_refuses_a_region_outside_the_zone(project: Path) -> None:
-    assert run(project, "new-bu", "usbu", "--from", "dev-eu", "--cost-center", "CC-1",
-               "--region", "eastus") == 2
+    assert (
+        run(
+            project,
+            "new-bu",
+            "usbu",
+            "--from",
+            "dev-eu",
+            "--cost-center",
+            "CC-1",
+            "--region",
+            "eastus",
+        )
+        == 2
+    )
     assert not (project / "stacks" / "Pulumi.usbu.yaml").exists()

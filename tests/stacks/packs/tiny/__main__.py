@@ -9,5 +9,7 @@ def no_bad_names(args, report_violation):
 PolicyPack(
     name="tiny",
     enforcement_level=EnforcementLevel.MANDATORY,
-    policies=[ResourceValidationPolicy(name="test-name-not-bad", description="d", validate=no_bad_names)],
+    policies=[
+        ResourceValidationPolicy(name="test-name-not-bad", description="d", validate=no_bad_names)
+    ],
 )
