@@ -27,7 +27,7 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import RefreshableCredentials
 from botocore.exceptions import BotoCoreError, ClientError
 
-from gateway.config import BedrockDeployment
+from gateway.config import BedrockDeployment, ConfigError
 from gateway.providers._bedrock_converse import (
     PROVIDER,
     converse_request,
@@ -83,7 +83,7 @@ class BedrockAdapter:
 
     def __init__(self, deployment: BedrockDeployment, credentials: CredentialSource) -> None:
         if not _REGION.fullmatch(deployment.region):
-            raise ValueError(
+            raise ConfigError(
                 f"bedrock deployment {deployment.model!r}: region: got {deployment.region!r}; "
                 "expected an AWS region name such as 'eu-central-1'"
             )

@@ -23,12 +23,12 @@ import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass
-from email.utils import parsedate_to_datetime
 from typing import Any, Literal, Protocol, cast
 
 import orjson
 
 from gateway.providers.base import JSON, UpstreamError
+from gateway.providers.common import is_retryable, parse_retry_after
 from gateway.validation import FieldProblem
 
 Role = Literal["user", "assistant"]
@@ -53,6 +53,8 @@ def invalid_request(field: str, received: Any, expected: str) -> UpstreamError:
     )
 
 
+_MAX_MESSAGE = 2000  # an HTML error page is cut, not relayed whole
+
 _ERROR_TYPES: Mapping[int, str] = {
     401: "authentication_error",
     403: "permission_error",
@@ -61,49 +63,25 @@ _ERROR_TYPES: Mapping[int, str] = {
 }
 
 
-def _header(headers: Mapping[str, str], name: str) -> str | None:
-    for key, value in headers.items():
-        if key.lower() == name:
-            return value
-    return None
-
-
-def retry_after(headers: Mapping[str, str]) -> float | None:
-    """``Retry-After`` in seconds (delta-seconds or an HTTP date), or ``None``."""
-    value = _header(headers, "retry-after")
-    if value is None or not value.strip():
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
-
-
-def is_retryable(status: int) -> bool:
-    """Timeouts (408), throttling (429) and server errors (5xx) may succeed on a retry."""
-    return status in (408, 429) or status >= 500
-
-
 def upstream_error(
     status: int, message: str, *, code: str | None, headers: Mapping[str, str] | None = None
 ) -> UpstreamError:
-    """A provider's error answer in OpenAI's vocabulary, keeping the provider's message."""
+    """A provider's error answer in OpenAI's vocabulary, keeping the provider's message.
+
+    ``headers`` are the upstream's response headers with lower-case names (as httpx gives
+    them); ``Retry-After`` is read from them.
+    """
     if status in _ERROR_TYPES:
         kind = _ERROR_TYPES[status]
     else:
         kind = "server_error" if status >= 500 else "invalid_request_error"
     return UpstreamError(
         status=status,
-        message=message,
+        message=message[:_MAX_MESSAGE],
         type=kind,
         code=code,
         retryable=is_retryable(status),
-        retry_after=retry_after(headers or {}),
+        retry_after=parse_retry_after(headers or {}),
     )
 
 

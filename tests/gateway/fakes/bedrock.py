@@ -90,6 +90,43 @@ class Reply:
     pieces: int | None = None  # send the body in pieces of this many bytes
 
 
+# Plain ASGI plumbing, shared by the fakes of this package.
+
+
+async def run_lifespan(receive: Any, send: Any) -> None:
+    while True:
+        message = await receive()
+        kind = message["type"].replace("lifespan.", "")
+        await send({"type": f"lifespan.{kind}.complete"})
+        if kind == "shutdown":
+            return
+
+
+async def read_body(receive: Any) -> bytes:
+    body = b""
+    while True:
+        message = await receive()
+        body += bytes(message.get("body", b""))
+        if not message.get("more_body"):
+            return body
+
+
+async def send_reply(send: Any, reply: Reply) -> None:
+    """Send ``reply``, its body in pieces of ``reply.pieces`` bytes when set."""
+    await send(
+        {
+            "type": "http.response.start",
+            "status": reply.status,
+            "headers": [(k.encode(), v.encode()) for k, v in reply.headers.items()],
+        }
+    )
+    step = reply.pieces or max(1, len(reply.body))
+    for start in range(0, len(reply.body), step):
+        piece = reply.body[start : start + step]
+        await send({"type": "http.response.body", "body": piece, "more_body": True})
+    await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
 def json_reply(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Reply:
     headers = {"content-type": "application/json", **(headers or {})}
     return Reply(status, headers, orjson.dumps(data))
@@ -151,7 +188,10 @@ class FakeBedrock:
         if token is not None and headers.get("x-amz-security-token") != token:
             return "missing or wrong X-Amz-Security-Token"
         amz_date = headers.get("x-amz-date", "")
-        signed_at = calendar.timegm(time.strptime(amz_date, "%Y%m%dT%H%M%SZ"))
+        try:
+            signed_at = calendar.timegm(time.strptime(amz_date, "%Y%m%dT%H%M%SZ"))
+        except ValueError:
+            return f"X-Amz-Date {amz_date!r} is not a SigV4 timestamp"
         if not amz_date.startswith(date) or abs(time.time() - signed_at) > 300:
             return f"X-Amz-Date {amz_date!r} is not current"
         signed = parts["SignedHeaders"].split(";")
@@ -173,33 +213,12 @@ class FakeBedrock:
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
-            while True:
-                message = await receive()
-                kind = message["type"].replace("lifespan.", "")
-                await send({"type": f"lifespan.{kind}.complete"})
-                if kind == "shutdown":
-                    return
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
+            await run_lifespan(receive, send)
+            return
+        body = await read_body(receive)
         headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
         raw_path = scope["raw_path"].decode()
-        reply = self._handle(scope["method"], raw_path, headers, body)
-        await send(
-            {
-                "type": "http.response.start",
-                "status": reply.status,
-                "headers": [(k.encode(), v.encode()) for k, v in reply.headers.items()],
-            }
-        )
-        step = reply.pieces or max(1, len(reply.body))
-        for start in range(0, len(reply.body), step):
-            piece = reply.body[start : start + step]
-            await send({"type": "http.response.body", "body": piece, "more_body": True})
-        await send({"type": "http.response.body", "body": b"", "more_body": False})
+        await send_reply(send, self._handle(scope["method"], raw_path, headers, body))
 
     def _handle(self, method: str, raw_path: str, headers: dict[str, str], body: bytes) -> Reply:
         problem = self._signature_problem(method, headers.get("host", ""), raw_path, headers, body)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import ssl
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -12,7 +13,7 @@ import orjson
 import pytest
 from botocore.credentials import Credentials, RefreshableCredentials
 
-from gateway.config import BedrockDeployment
+from gateway.config import BedrockDeployment, ConfigError
 from gateway.providers import bedrock
 from gateway.providers._bedrock_converse import converse_request
 from gateway.providers._bedrock_stream import ConverseStreamTranslator
@@ -85,9 +86,15 @@ def adapter(server: tuple[FakeBedrock, str], aws_env: None) -> bedrock.BedrockAd
     return bedrock.create(deployment(server[1]), environ={})
 
 
+@pytest.fixture(scope="module")
+def tls() -> ssl.SSLContext:
+    """One TLS context for the module: building one per client costs more than a test."""
+    return httpx.create_ssl_context()
+
+
 @pytest.fixture
-async def client() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(timeout=5) as http:
+async def client(tls: ssl.SSLContext) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(timeout=5, verify=tls) as http:
         yield http
 
 
@@ -777,7 +784,7 @@ def test_bad_data_urls_are_refused() -> None:
 
 
 def test_region_must_be_an_aws_region() -> None:
-    with pytest.raises(ValueError, match="region: got 'onprem-fra1'"):
+    with pytest.raises(ConfigError, match="region: got 'onprem-fra1'"):
         bedrock.BedrockAdapter(deployment("http://127.0.0.1:1", region="onprem-fra1"), lambda: None)
 
 
