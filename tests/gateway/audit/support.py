@@ -55,8 +55,8 @@ async def append_sequentially(trail: AuditTrail, count: int, start: int = 1) -> 
         await trail.append(request_event(number))
 
 
-async def wait_until(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
+async def wait_until(predicate: Callable[[], bool], within: float = 5.0) -> None:
+    deadline = asyncio.get_running_loop().time() + within
     while not predicate():
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError("condition not reached in time")
