@@ -2,6 +2,10 @@
 
 Request: https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_Converse.html
 Response: ``output.message.content`` (text and toolUse blocks), ``stopReason`` and ``usage``.
+
+Converse has no counterpart for ``parallel_tool_calls`` (ignored) nor for
+``tool_choice: "none"``: the tools are then withheld, which Bedrock refuses once the
+conversation holds tool calls, so that case is a 400.
 """
 
 from __future__ import annotations
