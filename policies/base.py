@@ -7,7 +7,7 @@ unknown at preview into an advisory diagnostic, so residency policies read value
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -42,13 +42,21 @@ MISSING: Final = _Sentinel("MISSING")
 UNKNOWN: Final = _Sentinel("UNKNOWN")
 
 
+def _is_sequence(value: Any) -> bool:
+    """Lists as policies receive them: plain lists, or the policy SDK's read-only proxies."""
+    return isinstance(value, Sequence) and not isinstance(value, str | bytes)
+
+
 def read(props: Any, *path: str | int) -> Any:
-    """Follow ``path`` into resource properties; ``MISSING`` or ``UNKNOWN`` instead of raising."""
+    """Follow ``path`` into resource properties; ``MISSING`` or ``UNKNOWN`` instead of raising.
+
+    A list comes back as a plain ``list`` (its items still checked for unknowns).
+    """
     current = props
     try:
         for step in path:
             if isinstance(step, int):
-                if not isinstance(current, list | tuple) or step >= len(current):
+                if not _is_sequence(current) or step >= len(current):
                     return MISSING
                 current = current[step]
             else:
@@ -58,8 +66,8 @@ def read(props: Any, *path: str | int) -> Any:
         # Touch scalar values so the proxy raises on unknowns now, not later.
         if isinstance(current, Mapping):
             dict(current)
-        elif isinstance(current, list):
-            list(current)
+        elif _is_sequence(current):
+            current = list(current)
     except UnknownValueError:
         return UNKNOWN
     return current
