@@ -1,29 +1,39 @@
 """Errors raised by the audit trail.
 
 :class:`AuditUnavailable` is what the request path sees when an event cannot be made
-durable; it carries ``status`` 503 and ``code`` ``audit_unavailable`` so the gateway's error
-handler answers with them (the gateway never serves a request it could not audit).
+durable. It is a :class:`~gateway.errors.GatewayError` with status 503 and ``code``
+``audit_unavailable``, so the gateway's one error handler answers with it: the gateway never
+serves a request it could not audit.
 The shipping errors never reach a client: they are reported to the shipper's failure
 callback and retried.
 """
 
 from __future__ import annotations
 
+from gateway.errors import GatewayError
+
+CLIENT_MESSAGE = (
+    "the request was not served because its audit record could not be written; retry later"
+)
+
 
 class AuditError(Exception):
     """Base class of every audit error."""
 
 
-class AuditUnavailable(AuditError):
-    """The write-ahead file cannot be written: the request must be refused with 503."""
+class AuditUnavailable(GatewayError, AuditError):
+    """The write-ahead file cannot be written: the request is refused with 503.
 
-    status = 503
-    type = "service_unavailable"
-    code = "audit_unavailable"
+    The client sees a fixed message (``code: audit_unavailable``); ``detail`` (also the
+    ``str()`` of the exception, for logs) names the file and the system error.
+    """
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+    def __init__(self, detail: str) -> None:
+        super().__init__(503, CLIENT_MESSAGE, type="server_error", code="audit_unavailable")
+        self.detail = detail
+
+    def __str__(self) -> str:
+        return self.detail
 
 
 class AuditConfigError(AuditError):

@@ -16,6 +16,7 @@ import base64
 import binascii
 import logging
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 from cryptography.exceptions import InvalidSignature
@@ -123,10 +124,12 @@ def _write_new(path: Path, data: bytes, mode: int) -> None:
         os.close(fd)
 
 
-def load_signing_key(env_name: str | None, directory: Path) -> Ed25519PrivateKey:
+def load_signing_key(
+    env_name: str | None, directory: Path, environ: Mapping[str, str] = os.environ
+) -> Ed25519PrivateKey:
     """The checkpoint signing key (see the module docstring for where it comes from)."""
     if env_name is not None:
-        text = os.environ.get(env_name)
+        text = environ.get(env_name)
         if not text:
             raise AuditConfigError(
                 f"audit.signing_key_env names {env_name!r}, but that environment variable "

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -68,8 +68,10 @@ class AuditTrail:
         max_batch: int = 4096,
         backoff: Backoff = DEFAULT_BACKOFF,
         poll_seconds: float = 30.0,
+        environ: Mapping[str, str] = os.environ,
     ) -> None:
         self.config = config
+        self._environ = environ
         self.directory = config.resolved_dir(default_dir)
         self._sink = sink
         self._on_ship_failure = on_ship_failure
@@ -90,7 +92,7 @@ class AuditTrail:
             raise AuditUnavailable(
                 f"audit directory {self.directory} is not usable: {exc}"
             ) from exc
-        key = load_signing_key(self.config.signing_key_env, self.directory)
+        key = load_signing_key(self.config.signing_key_env, self.directory, self._environ)
         sink = self._sink
         if sink is None:
             location = self.config.resolved_sink(self.directory)
@@ -104,6 +106,7 @@ class AuditTrail:
                 s3_endpoint_url=self.config.s3_endpoint_url,
                 azure_account_key_env=self.config.azure_account_key_env,
                 azure_immutability=self.config.azure_immutability,
+                environ=self._environ,
             )
         return _Setup(self.directory, trail, key, sink)
 

@@ -4,6 +4,7 @@ immutability. :func:`open_sink` builds the one a :class:`SinkLocation` names."""
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from typing import Any
 
 from gateway.audit.errors import AuditConfigError
@@ -14,12 +15,14 @@ from gateway.audit.sinks.local import LocalSink
 __all__ = ["LocalSink", "Sink", "open_sink", "ship_object"]
 
 
-def _azure_credential(location: SinkLocation, account_key_env: str | None) -> Any:
+def _azure_credential(
+    location: SinkLocation, account_key_env: str | None, environ: Mapping[str, str]
+) -> Any:
     if account_key_env is None:
         from azure.identity import DefaultAzureCredential
 
         return DefaultAzureCredential()
-    key = os.environ.get(account_key_env)
+    key = environ.get(account_key_env)
     if not key:
         raise AuditConfigError(
             f"audit.azure_account_key_env names {account_key_env!r}, but that environment "
@@ -36,6 +39,7 @@ def open_sink(
     s3_endpoint_url: str | None = None,
     azure_account_key_env: str | None = None,
     azure_immutability: Immutability = "blob",
+    environ: Mapping[str, str] = os.environ,
 ) -> Sink:
     """The sink at ``location``; cloud SDKs are imported only when used."""
     if location.kind == "file":
@@ -53,6 +57,6 @@ def open_sink(
     return AzureBlobSink.from_url(
         str(location.container_url),
         prefix=location.prefix,
-        credential=_azure_credential(location, azure_account_key_env),
+        credential=_azure_credential(location, azure_account_key_env, environ),
         immutability=azure_immutability,
     )

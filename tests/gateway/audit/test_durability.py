@@ -123,7 +123,7 @@ async def test_failed_write_answers_503_and_the_chain_continues(
     await trail.start()
     await trail.append(request_event(1))
     faults.active = True
-    assert "cannot be written" in (await refused_with_503(trail)).message
+    assert "cannot be written" in (await refused_with_503(trail)).detail
     faults.active = False
     receipt = await trail.append(request_event(4))
     assert receipt.seq == 2  # the refused events never entered the chain

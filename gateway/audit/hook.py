@@ -1,0 +1,221 @@
+"""The gateway hook that writes one audit event per request decision.
+
+Registered as ``gateway.audit.hook:build_audit_hook`` (outermost, so it sees the settled
+ledger cost and the final status). It never returns ``None``: without an ``audit`` section
+the trail lives beside the store, and a gateway never runs unaudited.
+
+* ``on_complete`` (before the final bytes leave) appends the request's event and awaits its
+  fsync; if that fails it raises :class:`~gateway.audit.errors.AuditUnavailable`, so the
+  client gets 503 ``audit_unavailable`` instead of the answer.
+* ``on_failed`` appends the refusal or failure (status and error code). Overriding
+  ``on_admitted`` (as a no-op) is what makes the chain call ``on_failed`` when a hook after
+  this one refuses in ``on_admitted``.
+* Admin changes go through :meth:`AuditHook.admin_change`.
+
+Other hooks hand facts to the audit in ``ctx.state``:
+
+* ``"redaction.findings"``: ``Mapping[str, int]``, entity type -> count (never values);
+* ``"ledger.usage"``: an object with ``cost`` (Decimal) and ``currency`` (e.g. the ledger's
+  ``UsageEvent``); until the ledger sets it the event's cost is null.
+
+Prompts and completions are stored only for teams listed in ``audit.store_content_teams``;
+only then is :class:`ContentAuditHook` (which watches responses and stream chunks) used.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from datetime import UTC, datetime
+
+from pydantic import JsonValue
+
+from gateway.audit.config import AuditConfig, default_audit_dir
+from gateway.audit.events import (
+    AdminEvent,
+    DeploymentRef,
+    DetailValue,
+    Principal,
+    RequestEvent,
+    Residency,
+    StoredContent,
+    Tokens,
+)
+from gateway.audit.trail import AuditTrail
+from gateway.audit.wal import Receipt
+from gateway.context import Identity, RequestContext, ResidencyDecision
+from gateway.errors import GatewayError
+from gateway.hooks import Hook, HookServices
+from gateway.providers.base import JSON
+
+FINDINGS_KEY = "redaction.findings"
+USAGE_KEY = "ledger.usage"
+_RECORDED = "audit.recorded"
+_COMPLETION = "audit.completion"
+_STREAMED = "audit.streamed"
+
+
+def principal(identity: Identity | None) -> Principal:
+    if identity is None:
+        return Principal()
+    is_key = identity.kind == "api_key"
+    return Principal(
+        key_id=identity.subject if is_key else None,
+        subject=None if is_key else identity.subject,
+        team=identity.team,
+        cost_center=identity.cost_center,
+    )
+
+
+def residency(decision: ResidencyDecision | None) -> Residency | None:
+    if decision is None:
+        return None
+    allowed = ", ".join(sorted(decision.allowed)) or "none"
+    reason = f"allowed jurisdictions: {allowed} (from the {decision.source})"
+    if decision.eligible:
+        return Residency(decision="allowed", reason=reason)
+    served = ", ".join(sorted({j for _, j in decision.excluded})) or "none"
+    return Residency(decision="refused", reason=f"{reason}; the model is served in: {served}")
+
+
+def _tokens(usage: JSON | None) -> Tokens:
+    usage = usage or {}
+    prompt, completion = usage.get("prompt_tokens"), usage.get("completion_tokens")
+    return Tokens(
+        input=prompt if isinstance(prompt, int) else 0,
+        output=completion if isinstance(completion, int) else 0,
+    )
+
+
+def request_event(
+    ctx: RequestContext,
+    *,
+    status: int,
+    error_code: str | None = None,
+    content: StoredContent | None = None,
+) -> RequestEvent:
+    """The audit event for ``ctx`` as it stands now."""
+    deployment = ctx.deployment
+    usage = ctx.state.get(USAGE_KEY)
+    findings = ctx.state.get(FINDINGS_KEY)
+    return RequestEvent(
+        time=datetime.fromtimestamp(ctx.received_at, UTC),
+        request_id=ctx.request_id,
+        principal=principal(ctx.identity),
+        model=ctx.model,
+        operation=ctx.op,
+        deployment=None
+        if deployment is None or ctx.deployment_id is None
+        else DeploymentRef(
+            id=ctx.deployment_id,
+            provider=deployment.provider,
+            region=deployment.region,
+            jurisdiction=deployment.jurisdiction,
+        ),
+        residency=residency(ctx.residency),
+        redaction=dict(findings) if isinstance(findings, Mapping) else {},
+        tokens=_tokens(ctx.usage),
+        cost=getattr(usage, "cost", None),
+        currency=getattr(usage, "currency", None),
+        status=status,
+        error_code=error_code,
+        latency_ms=round((time.perf_counter() - ctx.started) * 1000.0, 3),
+        content=content,
+    )
+
+
+class AuditHook(Hook):
+    """Appends the audit event of every admitted request (see the module docstring)."""
+
+    name = "audit"
+
+    def __init__(self, trail: AuditTrail) -> None:
+        self.trail = trail
+
+    async def startup(self) -> None:
+        await self.trail.start()
+
+    async def shutdown(self) -> None:
+        await self.trail.aclose()
+
+    def _content(self, ctx: RequestContext) -> StoredContent | None:
+        return None
+
+    async def _record(self, ctx: RequestContext, status: int, code: str | None) -> Receipt:
+        event = request_event(ctx, status=status, error_code=code, content=self._content(ctx))
+        receipt = await self.trail.append(event)
+        ctx.state[_RECORDED] = receipt
+        return receipt
+
+    async def on_admitted(self, ctx: RequestContext) -> None:
+        return None  # overridden so that refusals by later hooks reach on_failed
+
+    async def on_complete(self, ctx: RequestContext) -> None:
+        await self._record(ctx, ctx.status or 200, None)
+
+    async def on_failed(self, ctx: RequestContext, error: GatewayError) -> None:
+        if _RECORDED not in ctx.state:
+            await self._record(ctx, error.status, error.code)
+
+    async def admin_change(
+        self,
+        *,
+        actor: Principal,
+        action: str,
+        target: str,
+        details: Mapping[str, DetailValue] | None = None,
+        request_id: str | None = None,
+    ) -> Receipt:
+        """Durably record one admin change; raises ``AuditUnavailable`` (503) when it cannot."""
+        event = AdminEvent(
+            actor=actor,
+            action=action,
+            target=target,
+            details=dict(details or {}),
+            request_id=request_id,
+        )
+        return await self.trail.append(event)
+
+
+class ContentAuditHook(AuditHook):
+    """:class:`AuditHook` that also stores prompt and completion for opted-in teams."""
+
+    def _team_opted_in(self, ctx: RequestContext) -> bool:
+        team = ctx.identity.team if ctx.identity is not None else None
+        return self.trail.stores_content(team)
+
+    def _content(self, ctx: RequestContext) -> StoredContent | None:
+        if not self._team_opted_in(ctx):
+            return None
+        streamed: dict[int, str] | None = ctx.state.get(_STREAMED)
+        completion: JsonValue = (
+            {"choices": [{"index": i, "text": streamed[i]} for i in sorted(streamed)]}
+            if streamed is not None
+            else ctx.state.get(_COMPLETION)
+        )
+        prompt: JsonValue = ctx.body
+        return StoredContent(prompt=prompt, completion=completion)
+
+    async def transform_response(self, ctx: RequestContext, body: JSON) -> JSON:
+        if self._team_opted_in(ctx):
+            ctx.state[_COMPLETION] = body
+        return body
+
+    async def transform_chunk(self, ctx: RequestContext, chunk: JSON) -> list[JSON]:
+        if self._team_opted_in(ctx):
+            text: dict[int, str] = ctx.state.setdefault(_STREAMED, {})
+            for choice in chunk.get("choices") or ():
+                content = (choice.get("delta") or {}).get("content")
+                if isinstance(content, str):
+                    index = int(choice.get("index", 0))
+                    text[index] = text.get(index, "") + content
+        return [chunk]
+
+
+def build_audit_hook(services: HookServices) -> AuditHook:
+    """The hook factory listed in ``gateway.hooks.HOOK_FACTORIES``."""
+    config: AuditConfig = getattr(services.config, "audit", None) or AuditConfig()
+    trail = AuditTrail(
+        config, default_dir=default_audit_dir(services.config.store), environ=services.environ
+    )
+    return ContentAuditHook(trail) if config.store_content_teams else AuditHook(trail)
