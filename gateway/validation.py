@@ -69,9 +69,23 @@ def _received(error: ErrorDetails) -> str:
     return text if len(text) <= 120 else text[:117] + "..."
 
 
+def _problem(err: ErrorDetails, data: Any) -> FieldProblem:
+    path = field_path(err["loc"], data)
+    ctx = err.get("ctx") or {}
+    if err["type"] in ("union_tag_invalid", "union_tag_not_found"):
+        # name the discriminator field itself, not the whole object
+        field = str(ctx.get("discriminator", "")).strip("'")
+        path = f"{path}.{field}" if path else field
+        tag = ctx.get("tag")
+        expected = ctx.get("expected_tags")
+        return FieldProblem(
+            path,
+            "nothing" if tag is None else repr(tag),
+            f"one of {expected}" if expected else "this required field",
+        )
+    return FieldProblem(path, _received(err), _expected(err))
+
+
 def problems(exc: ValidationError, data: Any) -> list[FieldProblem]:
     """Every problem in ``exc``, with paths resolved against the raw input ``data``."""
-    return [
-        FieldProblem(field_path(err["loc"], data), _received(err), _expected(err))
-        for err in exc.errors(include_url=False)
-    ]
+    return [_problem(err, data) for err in exc.errors(include_url=False)]

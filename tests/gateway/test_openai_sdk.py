@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import httpx
+from typing import Any
+
 import openai
 import pytest
 
@@ -11,7 +12,7 @@ from tests.gateway.fakes.openai import FakeOpenAI, Reply
 
 Fake = tuple[FakeOpenAI, str]
 
-TOOLS = [
+TOOLS: Any = [
     {
         "type": "function",
         "function": {
@@ -39,7 +40,9 @@ def test_sync_chat_completion(gateway: Gateway, fake_openai: Fake) -> None:
     assert sent.body["messages"] == [{"role": "user", "content": "hello there"}]
 
 
-def test_sync_stream_without_usage_hides_the_usage_chunk(gateway: Gateway, fake_openai: Fake) -> None:
+def test_sync_stream_without_usage_hides_the_usage_chunk(
+    gateway: Gateway, fake_openai: Fake
+) -> None:
     fake, _ = fake_openai
     client = gateway.client(gateway.create_key())
     chunks = list(
@@ -109,7 +112,7 @@ def test_tools_response_format_and_multimodal_parts_pass_through(
 ) -> None:
     fake, _ = fake_openai
     client = gateway.client(gateway.create_key())
-    messages = [
+    messages: Any = [
         {
             "role": "user",
             "content": [
@@ -118,21 +121,23 @@ def test_tools_response_format_and_multimodal_parts_pass_through(
             ],
         }
     ]
-    fmt = {
+    fmt: Any = {
         "type": "json_schema",
         "json_schema": {"name": "answer", "schema": {"type": "object"}},
     }
     result = client.chat.completions.create(
         model="chat-eu",
-        messages=messages,  # type: ignore[arg-type]
-        tools=TOOLS,  # type: ignore[arg-type]
+        messages=messages,
+        tools=TOOLS,
         tool_choice="auto",
-        response_format=fmt,  # type: ignore[arg-type]
+        response_format=fmt,
         temperature=0.2,
         extra_body={"top_k": 5},
     )
-    call = result.choices[0].message.tool_calls[0]  # type: ignore[index]
-    assert call.function.name == "get_weather"  # type: ignore[union-attr]
+    calls = result.choices[0].message.tool_calls
+    assert calls is not None
+    assert calls[0].type == "function"
+    assert calls[0].function.name == "get_weather"
     assert result.choices[0].finish_reason == "tool_calls"
     sent = fake.requests[-1].body
     assert sent["messages"] == messages
@@ -173,7 +178,9 @@ def test_client_key_never_reaches_the_upstream(gateway: Gateway, fake_openai: Fa
 def test_overhead_and_request_id_headers(gateway: Gateway) -> None:
     key = gateway.create_key()
     response = gateway.post(
-        "/v1/chat/completions", key, json={"model": "chat-eu", "messages": [{"role": "user", "content": "x"}]}
+        "/v1/chat/completions",
+        key,
+        json={"model": "chat-eu", "messages": [{"role": "user", "content": "x"}]},
     )
     assert response.status_code == 200
     overhead = float(response.headers["x-gatehouse-overhead-ms"])
@@ -224,7 +231,7 @@ def test_upstream_rejecting_the_gateway_credential_is_a_502(
 
 
 def test_health_and_readiness(gateway: Gateway) -> None:
-    assert httpx.get(f"{gateway.url}/healthz").json() == {"status": "ok"}
-    ready = httpx.get(f"{gateway.url}/readyz")
+    assert gateway.get("/healthz").json() == {"status": "ok"}
+    ready = gateway.get("/readyz")
     assert ready.status_code == 200
     assert ready.json()["status"] == "ready"
