@@ -115,9 +115,10 @@ class AuditLog:
         except TimeoutError:
             return [], False
         batch: list[_Pending] = []
+        limit = min(self._max_batch, self._wal.room())
         while item is not None:
             batch.append(item)
-            if len(batch) >= self._max_batch or self._queue.empty():
+            if len(batch) >= limit or self._queue.empty():
                 return batch, False
             item = self._queue.get_nowait()
         return batch, True

@@ -9,6 +9,7 @@ await trail.aclose()                   # seals the open segment and ships it
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import os
 import uuid
 from collections.abc import Callable, Mapping
@@ -28,6 +29,7 @@ from gateway.audit.sinks import Sink, open_sink
 from gateway.audit.wal import DEFAULT_OPS, FileOps, Receipt, SegmentLimits, WriteAheadLog
 
 TRAIL_FILE = "trail.json"
+LOCK_FILE = "lock"
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,17 +84,47 @@ class AuditTrail:
         self._log: AuditLog | None = None
         self._shipper: Shipper | None = None
         self._public_key: Ed25519PublicKey | None = None
+        self._lock_fd: int | None = None
         self.trail_id: str | None = None
+
+    def _lock(self) -> None:
+        """Hold an exclusive lock on the directory: one process per write-ahead directory."""
+        fd = os.open(self.directory / LOCK_FILE, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise AuditUnavailable(
+                f"audit directory {self.directory} is in use by another gateway process; "
+                "expected one write-ahead directory per replica (set audit.dir per replica)"
+            ) from None
+        self._lock_fd = fd
+
+    def _unlock(self) -> None:
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
 
     def _setup(self) -> _Setup:
         try:
             self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+            self._lock()
             trail = _trail_id(self.directory)
         except OSError as exc:
+            self._unlock()
             raise AuditUnavailable(
                 f"audit directory {self.directory} is not usable: {exc}"
             ) from exc
-        key = load_signing_key(self.config.signing_key_env, self.directory, self._environ)
+        try:
+            return _Setup(self.directory, trail, self._signing_key(), self._open_sink())
+        except BaseException:
+            self._unlock()
+            raise
+
+    def _signing_key(self) -> Ed25519PrivateKey:
+        return load_signing_key(self.config.signing_key_env, self.directory, self._environ)
+
+    def _open_sink(self) -> Sink:
         sink = self._sink
         if sink is None:
             location = self.config.resolved_sink(self.directory)
@@ -108,7 +140,7 @@ class AuditTrail:
                 azure_immutability=self.config.azure_immutability,
                 environ=self._environ,
             )
-        return _Setup(self.directory, trail, key, sink)
+        return sink
 
     async def start(self) -> None:
         setup = await asyncio.to_thread(self._setup)
@@ -129,8 +161,13 @@ class AuditTrail:
             self.config.segment_max_seconds,
         )
         wal = WriteAheadLog(setup.directory, setup.trail, setup.key, limits, self._ops)
-        self._log = AuditLog(wal, max_batch=self._max_batch, on_sealed=self._sealed)
-        await self._log.start()
+        log = AuditLog(wal, max_batch=self._max_batch, on_sealed=self._sealed)
+        try:
+            await log.start()
+        except BaseException:
+            self._unlock()
+            raise
+        self._log = log
         self._shipper.start()
 
     def _sealed(self, number: int) -> None:
@@ -174,3 +211,4 @@ class AuditTrail:
             self._log = None
         if self._shipper is not None:
             await self._shipper.aclose()
+        self._unlock()

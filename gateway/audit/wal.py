@@ -295,6 +295,11 @@ class WriteAheadLog:
             return None
         return max(0.0, self._limits.max_seconds - (self._clock() - self._open.opened_at))
 
+    def room(self) -> int:
+        """Events the open (or next) segment takes before it reaches ``max_events``."""
+        used = self._open.count if self._open is not None else 0
+        return max(1, self._limits.max_events - used)
+
     def due(self) -> str | None:
         """The reason the open segment must close now, if any."""
         segment = self._open

@@ -296,3 +296,26 @@ async def test_corrupt_write_ahead_file_stops_start_up(
     restarted = AuditTrail(config(), default_dir=directory)
     with pytest.raises(AuditUnavailable, match="line 2"):
         await restarted.start()
+
+
+async def test_one_process_per_write_ahead_directory(tmp_path: Path, signing_key: object) -> None:
+    first = AuditTrail(config(), default_dir=tmp_path / "wal")
+    await first.start()
+    second = AuditTrail(config(), default_dir=tmp_path / "wal")
+    with pytest.raises(AuditUnavailable, match="in use by another gateway process"):
+        await second.start()
+    await first.aclose()
+    await second.start()  # the lock went with the first trail
+    await second.aclose()
+
+
+async def test_concurrent_batches_never_overfill_a_segment(
+    tmp_path: Path, signing_key: Ed25519PrivateKey
+) -> None:
+    trail = AuditTrail(config(segment_max_events=50), default_dir=tmp_path / "wal")
+    await trail.start()
+    await concurrent_appends(trail, 200)
+    await trail.aclose()
+    result = verify(tmp_path / "wal" / "archive", public_b64(signing_key.public_key()))
+    assert result.ok, result.problems
+    assert (result.trails[0].segments, result.trails[0].events) == (4, 200)
