@@ -313,7 +313,7 @@ def test_account_is_private_keyless_and_identity_bearing(shape: Rendered) -> Non
     assert "encryption" not in props
 
 
-def _account_outputs(name: str, inputs: Any) -> dict[str, Any]:
+def arm_account_outputs(name: str, inputs: Any) -> dict[str, Any]:
     """What ARM returns: user-assigned identities keyed by id (the input is a list of ids)."""
     identity = dict(inputs.get("identity") or {})
     identity["userAssignedIdentities"] = {i: {} for i in identity.get("userAssignedIdentities", [])}
@@ -329,7 +329,7 @@ def test_customer_managed_key_uses_key_vault_and_the_user_identity() -> None:
         "identity_client_id": PRINCIPAL,
     }
     account = (
-        render_shape(make_args(customer_managed_key=cmk), computed={ACCOUNT: _account_outputs})
+        render_shape(make_args(customer_managed_key=cmk), computed={ACCOUNT: arm_account_outputs})
         .one(ACCOUNT)
         .inputs
     )
