@@ -14,10 +14,32 @@ from collections.abc import Awaitable
 from typing import TypeVar
 
 from prometheus_client import CollectorRegistry, Counter
+from redis.asyncio import BlockingConnectionPool, Redis
+from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.retry import Retry
 
 T = TypeVar("T")
+
+
+def connect_redis(url: str, *, timeout: float = 0.5, max_connections: int = 64) -> Redis:
+    """A Redis client for the request path: bounded waits, no silent retry loops.
+
+    Requests queue for one of ``max_connections`` pooled connections (instead of failing
+    when all are busy); connecting, reading and waiting for a connection are each bounded
+    by ``timeout`` seconds, and a failed command is not retried, so an outage surfaces at
+    once and the configured ``on_store_error`` policy applies.
+    """
+    pool = BlockingConnectionPool.from_url(
+        url,
+        max_connections=max_connections,
+        timeout=timeout,
+        socket_connect_timeout=timeout,
+        socket_timeout=timeout,
+        retry=Retry(NoBackoff(), 0),
+    )
+    return Redis.from_pool(pool)  # the client owns the pool: aclose() closes both
 
 
 class StoreUnavailable(Exception):

@@ -13,17 +13,15 @@ from collections.abc import AsyncIterator
 
 import pytest
 from redis.asyncio import Redis
-from redis.backoff import NoBackoff
-from redis.retry import Retry
+
+from gateway.limits.store import connect_redis
 
 REDIS_URL = os.environ.get("GATEHOUSE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
 def make_client(url: str = REDIS_URL) -> Redis:
-    """A client that fails fast instead of retrying for seconds."""
-    return Redis.from_url(
-        url, socket_connect_timeout=0.5, socket_timeout=2, retry=Retry(NoBackoff(), 0)
-    )
+    """The gateway's request-path client: fails fast instead of retrying for seconds."""
+    return connect_redis(url, timeout=2)
 
 
 async def connected_client() -> Redis:

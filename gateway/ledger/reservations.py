@@ -1,0 +1,492 @@
+"""The budget reservation engine: reserve the worst case, then settle to the actual cost.
+
+Before a request is forwarded, :meth:`BudgetEngine.reserve` atomically holds its worst-case
+cost (prompt estimate * input price + output cap * output price) on every budget that applies
+to it (key, team, cost center; daily and monthly), all or nothing. A budget admits a
+request only if ``spent + reserved + worst case <= amount``, so concurrent requests can never
+push settled spend past a budget. Afterwards :meth:`BudgetEngine.settle` replaces the hold by
+the real cost and yields the :class:`UsageEvent` to persist; :meth:`BudgetEngine.release`
+frees it when the request failed. Both are idempotent by request id.
+
+Reservations carry an expiry (``reservation_ttl_seconds``): :meth:`BudgetEngine.expire_stale`,
+run at start-up and periodically (:meth:`BudgetEngine.expiry_loop`), frees the holds of
+requests whose replica crashed. A request settled after its hold expired still has its spend
+counted.
+
+Store outages follow ``on_store_error``: ``fail_closed`` (default) refuses with 503
+``budget_unavailable``; ``fail_open_unsafe`` serves the request unchecked, logs a warning and
+counts it in ``gatehouse_budget_fail_open_total``; its spend is still counted at settlement
+if the store is back by then. A settlement that cannot reach the store still returns the
+usage event, so the durable record is complete and counters can be re-seeded from it
+(:meth:`BudgetEngine.seed`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from prometheus_client import CollectorRegistry
+from redis.asyncio import Redis
+
+from gateway.errors import GatewayError
+from gateway.ledger.budgets import (
+    Budget,
+    BudgetsConfig,
+    BudgetSource,
+    ConfigBudgets,
+    parse_budget_id,
+    period_end,
+    period_start,
+)
+from gateway.ledger.errors import BudgetExceeded, BudgetUnavailable
+from gateway.ledger.estimate import estimate_prompt_tokens, output_cap
+from gateway.ledger.events import ThresholdCrossed, UsageEvent
+from gateway.ledger.memory_store import MemoryReservationStore
+from gateway.ledger.pricing import (
+    Price,
+    Usage,
+    budget_micros,
+    cost,
+    from_micros,
+    to_micros,
+    worst_case_cost,
+)
+from gateway.ledger.redis_store import RedisReservationStore
+from gateway.ledger.store import CounterSpec, ReservationConflict, ReservationStore
+from gateway.limits.store import FailOpenMeter, StoreUnavailable
+
+_log = logging.getLogger("gatehouse.ledger")
+COUNTER_RETENTION = timedelta(days=7)
+"""How long a counter outlives its period (late settlements, status pages)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Subject:
+    """Who pays: the API key, and the team and cost center it belongs to."""
+
+    key_id: str
+    team: str | None = None
+    cost_center: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Hold:
+    """One budget's part of a reservation, in the period the request started in."""
+
+    budget: Budget
+    period_start: datetime
+    resets_at: datetime
+
+    @property
+    def counter(self) -> str:
+        return self.budget.counter(self.period_start)
+
+
+@dataclass(frozen=True, slots=True)
+class Reservation:
+    """The worst case held for one request; pass it back to settle or release it."""
+
+    request_id: str
+    subject: Subject
+    amount: Decimal
+    holds: tuple[Hold, ...]
+    reserved_at: datetime
+    expires_at: datetime
+    failed_open: bool = False
+    """the store was unreachable and ``fail_open_unsafe`` let the request through unchecked"""
+
+
+@dataclass(frozen=True, slots=True)
+class Settlement:
+    """What one settle call did.
+
+    ``applied``: the cost reached the budget counters now. ``event``: the usage record this
+    call produced (None for a repeated settle). ``store_error``: why the counters could not be
+    updated (the event is still produced, so nothing is lost).
+    """
+
+    applied: bool
+    event: UsageEvent | None
+    thresholds: tuple[ThresholdCrossed, ...] = ()
+    store_error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BudgetStatus:
+    budget: Budget
+    period_start: datetime
+    resets_at: datetime
+    spent: Decimal
+    reserved: Decimal
+
+    @property
+    def remaining(self) -> Decimal:
+        return max(Decimal(0), self.budget.amount - self.spent - self.reserved)
+
+
+def _flag(threshold: float) -> str:
+    return f"t{threshold:g}"
+
+
+class BudgetEngine:
+    """Budgets over one reservation store (memory or Redis); see the module docstring.
+
+    ``currency`` is the gateway's (``GatewayConfig.currency``): every amount is in it.
+    ``on_threshold`` and ``on_usage`` are called for every threshold crossing and every
+    usage event (e.g. to enqueue them); an exception they raise is logged, never propagated.
+    """
+
+    def __init__(
+        self,
+        config: BudgetsConfig,
+        store: ReservationStore,
+        *,
+        budgets: BudgetSource | None = None,
+        currency: str = "USD",
+        clock: Callable[[], float] = time.time,
+        registry: CollectorRegistry | None = None,
+        on_threshold: Callable[[ThresholdCrossed], None] | None = None,
+        on_usage: Callable[[UsageEvent], None] | None = None,
+    ) -> None:
+        self._config = config
+        self._store = store
+        self._budgets = budgets if budgets is not None else ConfigBudgets(config)
+        self._currency = currency
+        self._clock = clock
+        self._on_threshold = on_threshold
+        self._on_usage = on_usage
+        self._ttl = timedelta(seconds=config.reservation_ttl_seconds)
+        self._meter = FailOpenMeter(
+            "gatehouse_budget_fail_open",
+            "Requests served without a budget reservation because the store was unreachable",
+            logger=_log,
+            registry=registry,
+        )
+
+    @property
+    def config(self) -> BudgetsConfig:
+        return self._config
+
+    def now(self) -> datetime:
+        return datetime.fromtimestamp(self._clock(), UTC)
+
+    # -- reserve -------------------------------------------------------------------------
+
+    def holds_for(self, subject: Subject, at: datetime) -> tuple[Hold, ...]:
+        """The budgets that apply to ``subject``, in the periods containing ``at``."""
+        if not self._config.enabled:
+            return ()
+        found = self._budgets.budgets_for(subject.key_id, subject.team, subject.cost_center)
+        holds = []
+        for budget in found:
+            start = period_start(budget.period, at)
+            holds.append(Hold(budget, start, period_end(budget.period, start)))
+        return tuple(holds)
+
+    async def reserve(
+        self,
+        request_id: str,
+        subject: Subject,
+        *,
+        price: Price,
+        prompt_tokens: int,
+        max_output_tokens: int,
+    ) -> Reservation:
+        """Hold the worst-case cost on every applicable budget, or raise.
+
+        Raises :class:`BudgetExceeded` (429) when a budget has no room, and
+        :class:`BudgetUnavailable` (503) when the store is unreachable and budgets fail
+        closed. ``price`` is the highest price the request may be served at (see
+        :func:`gateway.ledger.pricing.worst_price`).
+        """
+        now = self.now()
+        amount = worst_case_cost(price, prompt_tokens, max_output_tokens)
+        holds = self.holds_for(subject, now)
+        reservation = Reservation(request_id, subject, amount, holds, now, now + self._ttl)
+        if not holds:
+            return reservation
+        specs = [self._spec(h, with_levels=False) for h in holds]
+        full = _flag(1.0) if 1.0 in self._config.thresholds else None
+        try:
+            refusal = await self._store.reserve(
+                request_id,
+                specs,
+                to_micros(amount),
+                expires_at=reservation.expires_at.timestamp(),
+                refused_flag=full,
+            )
+        except StoreUnavailable as exc:
+            return self._reserve_unreachable(reservation, exc)
+        except ReservationConflict as exc:
+            raise GatewayError(
+                409,
+                f"request id {request_id!r} already holds a different reservation",
+                code="duplicate_request_id",
+            ) from exc
+        if refusal is None:
+            return reservation
+        hold = holds[refusal.index]
+        spent = from_micros(refusal.spent)
+        if refusal.first and full is not None:
+            self._emit_threshold(
+                ThresholdCrossed(
+                    hold.budget, hold.period_start, hold.resets_at, 1.0, spent, "refused"
+                )
+            )
+        raise BudgetExceeded(
+            hold.budget,
+            currency=self._currency,
+            spent=spent,
+            reserved=from_micros(refusal.reserved),
+            needed=amount,
+            resets_at=hold.resets_at,
+            now=now,
+        )
+
+    async def reserve_request(
+        self, request_id: str, subject: Subject, body: Mapping[str, Any], *, price: Price
+    ) -> Reservation:
+        """:meth:`reserve` with the estimates of :mod:`gateway.ledger.estimate`."""
+        return await self.reserve(
+            request_id,
+            subject,
+            price=price,
+            prompt_tokens=estimate_prompt_tokens(body, self._config.prompt_bytes_per_token),
+            max_output_tokens=output_cap(body, self._config.default_max_output_tokens),
+        )
+
+    def _reserve_unreachable(self, reservation: Reservation, exc: StoreUnavailable) -> Reservation:
+        if self._config.on_store_error == "fail_closed":
+            _log.error("budget store unreachable, refusing the request: %s", exc)
+            raise BudgetUnavailable(str(exc)) from exc
+        self._meter.record("reserve", exc)
+        return Reservation(
+            reservation.request_id,
+            reservation.subject,
+            reservation.amount,
+            reservation.holds,
+            reservation.reserved_at,
+            reservation.expires_at,
+            failed_open=True,
+        )
+
+    def _spec(self, hold: Hold, *, with_levels: bool) -> CounterSpec:
+        limit = budget_micros(hold.budget.amount)
+        levels: tuple[tuple[str, int], ...] = ()
+        if with_levels and limit > 0:
+            levels = tuple(
+                (_flag(t), math.ceil(Decimal(repr(t)) * limit)) for t in self._config.thresholds
+            )
+        expires = (hold.resets_at + COUNTER_RETENTION).timestamp()
+        return CounterSpec(hold.counter, limit, expires, levels)
+
+    # -- settle / release ------------------------------------------------------------------
+
+    async def settle(
+        self,
+        reservation: Reservation,
+        usage: Usage,
+        *,
+        price: Price,
+        model_alias: str,
+        deployment: str | None,
+    ) -> Settlement:
+        """Count the actual cost against the held budgets and produce the usage event.
+
+        A repeated settle of the same reservation does nothing (``applied`` false, no event).
+        """
+        now = self.now()
+        actual = cost(price, usage)
+        event = UsageEvent(
+            request_id=reservation.request_id,
+            time=now,
+            key_id=reservation.subject.key_id,
+            team=reservation.subject.team,
+            cost_center=reservation.subject.cost_center,
+            model_alias=model_alias,
+            deployment=deployment,
+            input_tokens=usage.input_tokens,
+            output_tokens=usage.output_tokens,
+            cached_input_tokens=usage.cached_input_tokens,
+            cost=actual,
+            currency=self._currency,
+        )
+        if not reservation.holds:
+            self._emit_usage(event)
+            return Settlement(applied=True, event=event)
+        specs = [self._spec(h, with_levels=True) for h in reservation.holds]
+        unreserved = (now + self._ttl).timestamp() if reservation.failed_open else None
+        try:
+            outcome = await self._store.settle(
+                reservation.request_id, specs, to_micros(actual), unreserved_until=unreserved
+            )
+        except StoreUnavailable as exc:
+            _log.error(
+                "budget store unreachable at settlement of %s; spend of %s %s is in the usage "
+                "event only until counters are re-seeded: %s",
+                reservation.request_id,
+                actual,
+                self._currency,
+                exc,
+            )
+            self._emit_usage(event)
+            return Settlement(applied=False, event=event, store_error=str(exc))
+        if not outcome.applied:
+            return Settlement(applied=False, event=None)
+        crossings = []
+        for crossing in outcome.crossings:
+            hold = reservation.holds[crossing.index]
+            found = ThresholdCrossed(
+                hold.budget,
+                hold.period_start,
+                hold.resets_at,
+                self._config.thresholds[crossing.level],
+                from_micros(crossing.spent),
+                "spend",
+            )
+            crossings.append(found)
+            self._emit_threshold(found)
+        self._emit_usage(event)
+        return Settlement(applied=True, event=event, thresholds=tuple(crossings))
+
+    async def release(self, reservation: Reservation) -> bool:
+        """Free the hold of a request that failed before it cost anything.
+
+        Returns whether a hold was freed. An unreachable store is logged: the hold then
+        expires on its own.
+        """
+        if not reservation.holds or reservation.failed_open:
+            return False
+        specs = [self._spec(h, with_levels=False) for h in reservation.holds]
+        try:
+            outcome = await self._store.settle(reservation.request_id, specs, 0)
+        except StoreUnavailable as exc:
+            _log.warning(
+                "budget store unreachable releasing %s; the hold expires at %s: %s",
+                reservation.request_id,
+                reservation.expires_at.isoformat(),
+                exc,
+            )
+            return False
+        return outcome.applied
+
+    # -- maintenance -----------------------------------------------------------------------
+
+    async def expire_stale(self) -> int:
+        """Free the holds of reservations past their expiry; return how many.
+
+        Raises :class:`StoreUnavailable` when the store cannot be reached.
+        """
+        now = self.now()
+        expired = await self._store.expire(
+            now.timestamp(), tombstone_until=(now + self._ttl).timestamp()
+        )
+        if expired:
+            _log.warning(
+                "freed %d budget reservations left by requests that never settled", expired
+            )
+        return expired
+
+    async def expiry_loop(self, interval: float = 30.0) -> None:
+        """Run :meth:`expire_stale` now and every ``interval`` seconds until cancelled."""
+        while True:
+            try:
+                await self.expire_stale()
+            except StoreUnavailable as exc:
+                _log.warning("budget reservation expiry skipped: %s", exc)
+            await asyncio.sleep(interval)
+
+    async def seed(self, budget_id: str, period_start_at: datetime, spent: Decimal) -> Decimal:
+        """Restore a counter's spend from the durable record (e.g. SQL totals at start-up).
+
+        Spend is only ever raised: a shared counter that is ahead of the record (events not
+        yet flushed) keeps its value. Returns the counter's spend afterwards.
+        """
+        scope, subject, period = parse_budget_id(budget_id)
+        start = period_start_at.astimezone(UTC)
+        if period_start(period, start) != start:
+            raise ValueError(
+                f"period_start {period_start_at.isoformat()} is not the start of a {period} "
+                "period (00:00 UTC, on the 1st for monthly)"
+            )
+        hold = Hold(Budget(scope, subject, period, Decimal(0)), start, period_end(period, start))
+        result = await self._store.seed(
+            hold.counter,
+            to_micros(spent),
+            expires_at=(hold.resets_at + COUNTER_RETENTION).timestamp(),
+        )
+        return from_micros(result)
+
+    async def status(self, subject: Subject) -> list[BudgetStatus]:
+        """Spent and reserved amounts of every budget of ``subject``, this period."""
+        found = []
+        for hold in self.holds_for(subject, self.now()):
+            state = await self._store.read(hold.counter)
+            found.append(
+                BudgetStatus(
+                    hold.budget,
+                    hold.period_start,
+                    hold.resets_at,
+                    from_micros(state.spent),
+                    from_micros(state.reserved),
+                )
+            )
+        return found
+
+    # -- callbacks -------------------------------------------------------------------------
+
+    def _emit_threshold(self, event: ThresholdCrossed) -> None:
+        if self._on_threshold is not None:
+            try:
+                self._on_threshold(event)
+            except Exception:
+                _log.exception("budget threshold callback failed for %s", event.budget.budget_id)
+
+    def _emit_usage(self, event: UsageEvent) -> None:
+        if self._on_usage is not None:
+            try:
+                self._on_usage(event)
+            except Exception:
+                _log.exception("usage event callback failed for %s", event.request_id)
+
+
+def create_budget_engine(
+    config: BudgetsConfig,
+    *,
+    redis: Redis | None = None,
+    budgets: BudgetSource | None = None,
+    currency: str = "USD",
+    registry: CollectorRegistry | None = None,
+    on_threshold: Callable[[ThresholdCrossed], None] | None = None,
+    on_usage: Callable[[UsageEvent], None] | None = None,
+) -> BudgetEngine:
+    """The engine ``config`` describes; ``redis`` is required for the redis backend."""
+    store: ReservationStore
+    if config.backend == "redis":
+        if redis is None:
+            raise ValueError(
+                "budgets.backend is 'redis' but no Redis client was given; configure the "
+                "gateway's Redis connection or set budgets.backend to 'memory'"
+            )
+        store = RedisReservationStore(
+            redis, prefix=config.key_prefix, timeout=config.store_timeout_seconds
+        )
+    else:
+        store = MemoryReservationStore()
+    return BudgetEngine(
+        config,
+        store,
+        budgets=budgets,
+        currency=currency,
+        registry=registry,
+        on_threshold=on_threshold,
+        on_usage=on_usage,
+    )
