@@ -23,7 +23,6 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from gateway.audit import (
@@ -36,6 +35,7 @@ from gateway.audit import (
     Residency,
     Tokens,
 )
+from gateway.audit.keys import raw_private
 
 KEY_ENV = "GATEHOUSE_BENCH_AUDIT_KEY"
 
@@ -143,9 +143,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--clients", type=int, nargs="+", default=[10, 100])
     args = parser.parse_args()
-    raw = Ed25519PrivateKey.generate().private_bytes(
-        serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
-    )
+    raw = raw_private(Ed25519PrivateKey.generate())
     os.environ[KEY_ENV] = base64.b64encode(raw).decode()
     args.dir.mkdir(parents=True, exist_ok=True)
     print(f"one append + fsync on this disk: {fsync_floor(args.dir) * 1000:.2f} ms (median)\n")

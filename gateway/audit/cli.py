@@ -28,8 +28,9 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument(
         "--public-key",
         required=True,
+        action="append",
         help="the checkpoint signing key's public half: PEM or base64 (32 raw bytes), "
-        "or a file holding either",
+        "or a file holding either; repeat it for every key used since a rotation",
     )
     check.add_argument("--s3-endpoint-url", help="S3 endpoint override")
     check.add_argument(

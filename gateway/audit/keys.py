@@ -36,6 +36,13 @@ def raw_public(key: Ed25519PublicKey) -> bytes:
     return key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
 
 
+def raw_private(key: Ed25519PrivateKey) -> bytes:
+    """The 32 raw bytes of a private key (the base64 form ``signing_key_env`` accepts)."""
+    return key.private_bytes(
+        serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
+    )
+
+
 def key_id(key: Ed25519PublicKey) -> str:
     """A short, stable fingerprint of a public key (first 16 hex of SHA-256 of the raw key)."""
     return sha256_hex(raw_public(key))[:16]

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
@@ -99,20 +100,22 @@ def event_problem(record: dict[str, Any], expected_seq: int, expected_prev: str)
 
 
 def checkpoint_problem(
-    record: dict[str, Any], expected: dict[str, Any], key: Ed25519PublicKey
+    record: dict[str, Any], expected: dict[str, Any], keys: Mapping[str, Ed25519PublicKey]
 ) -> str | None:
     """Why a checkpoint record does not close the segment as ``expected``, or ``None``.
 
     ``expected`` holds the values the verifier recomputed (trail, segment, seq range, count,
-    last hash, previous checkpoint digest, key id).
+    last hash, previous checkpoint digest); ``keys`` maps key id to trusted public key.
     """
     fields = record.get("checkpoint")
     if set(record) != CHECKPOINT_KEYS or not isinstance(fields, dict):
         return f"malformed checkpoint record (keys {sorted(record)})"
     if set(fields) != CHECKPOINT_FIELDS:
         return f"malformed checkpoint (fields {sorted(fields)})"
-    if fields["key_id"] != expected["key_id"]:
-        return f"checkpoint signed by key {fields['key_id']}, expected key {expected['key_id']}"
+    key = keys.get(fields["key_id"])
+    if key is None:
+        trusted = ", ".join(sorted(keys))
+        return f"checkpoint signed by key {fields['key_id']!r}, not a given key ({trusted})"
     try:
         signature = base64.b64decode(str(record["sig"]), validate=True)
     except (binascii.Error, ValueError):

@@ -6,9 +6,9 @@ one segment at a time and, per trail, checks that:
 * every line is a canonical record, every event's hash matches its content, seqs count up
   from 1 without gaps and each ``prev`` is the previous event's hash (so any modified,
   deleted, inserted or reordered event is found);
-* segments are numbered from 1 without gaps, and each ends with a checkpoint signed by the
-  given public key whose seq range, count, last hash and previous-checkpoint digest match
-  (so a deleted or truncated segment is found).
+* segments are numbered from 1 without gaps, and each ends with a checkpoint signed by a
+  given public key (several may be given, for key rotation) whose seq range, count, last
+  hash and previous-checkpoint digest match (so a deleted or truncated segment is found).
 
 The first problem per trail is reported with its segment, seq and line. A trail's newest
 segment can only be deleted without trace where the archive allows deletion: that is what
@@ -17,6 +17,7 @@ S3 Object Lock and Azure immutability prevent.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -95,7 +96,7 @@ class _Chain:
     """What the verifier has established so far about one trail."""
 
     trail: str
-    key: Ed25519PublicKey
+    keys: Mapping[str, Ed25519PublicKey]
     seq: int = 0
     hash: str = GENESIS
     checkpoint: str = GENESIS
@@ -167,9 +168,8 @@ class _Chain:
             "count": self.seq - first + 1,
             "last_hash": self.hash,
             "prev_checkpoint": self.checkpoint,
-            "key_id": key_id(self.key),
         }
-        problem = checkpoint_problem(record, expected, self.key)
+        problem = checkpoint_problem(record, expected, self.keys)
         if problem is not None:
             raise self.bad(name, number, problem, self.seq, line)
         self.checkpoint = digest(record["checkpoint"])
@@ -182,9 +182,9 @@ def _seq(record: dict[str, Any]) -> int | None:
 
 
 def _verify_trail(
-    sink: Sink, trail: str, numbers: list[int], key: Ed25519PublicKey
+    sink: Sink, trail: str, numbers: list[int], keys: Mapping[str, Ed25519PublicKey]
 ) -> TrailSummary:
-    chain = _Chain(trail, key)
+    chain = _Chain(trail, keys)
     for expected, number in enumerate(numbers, start=1):
         name = object_name(trail, expected)
         if number != expected:
@@ -204,8 +204,9 @@ def _verify_trail(
     )
 
 
-def verify_sink(sink: Sink, public_key: Ed25519PublicKey) -> VerifyResult:
-    """Verify every trail in ``sink``."""
+def verify_sink(sink: Sink, public_keys: Sequence[Ed25519PublicKey]) -> VerifyResult:
+    """Verify every trail in ``sink`` against the given checkpoint public keys."""
+    keys = {key_id(key): key for key in public_keys}
     trails: dict[str, list[int]] = {}
     problems: list[Problem] = []
     for name in sink.list():
@@ -217,7 +218,7 @@ def verify_sink(sink: Sink, public_key: Ed25519PublicKey) -> VerifyResult:
     summaries: list[TrailSummary] = []
     for trail in sorted(trails):
         try:
-            summaries.append(_verify_trail(sink, trail, sorted(trails[trail]), public_key))
+            summaries.append(_verify_trail(sink, trail, sorted(trails[trail]), keys))
         except _Bad as bad:
             problems.append(bad.problem)
     if not trails and not problems:
@@ -227,7 +228,7 @@ def verify_sink(sink: Sink, public_key: Ed25519PublicKey) -> VerifyResult:
 
 def verify(
     source: str | Path | Sink,
-    public_key: Ed25519PublicKey | str,
+    public_key: Ed25519PublicKey | str | Sequence[Ed25519PublicKey | str],
     *,
     s3_endpoint_url: str | None = None,
     azure_account_key_env: str | None = None,
@@ -235,9 +236,10 @@ def verify(
     """Verify the archive at ``source`` (a path, file://, s3:// or Azure URL, or a sink).
 
     ``public_key`` is the checkpoint signing key's public half: a key object, PEM or base64
-    text, or the path of a file holding one.
+    text, or the path of a file holding one; or a list of them when the key was rotated.
     """
-    key = load_public_key(public_key) if isinstance(public_key, str) else public_key
+    given = [public_key] if isinstance(public_key, str | Ed25519PublicKey) else public_key
+    keys = [load_public_key(k) if isinstance(k, str) else k for k in given]
     if isinstance(source, Path):
         source = str(source)
     if isinstance(source, str):
@@ -248,4 +250,4 @@ def verify(
             azure_account_key_env=azure_account_key_env,
             azure_immutability="unprotected",
         )
-    return verify_sink(source, key)
+    return verify_sink(source, keys)

@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from gateway.audit import AuditTrail
+from gateway.audit.keys import raw_private
 from tests.gateway.audit.azurite import azurite  # noqa: F401  (session fixture)
 from tests.gateway.audit.support import SIGNING_ENV, append_sequentially, config, public_b64
 
@@ -20,10 +20,7 @@ from tests.gateway.audit.support import SIGNING_ENV, append_sequentially, config
 def signing_key(monkeypatch: pytest.MonkeyPatch) -> Ed25519PrivateKey:
     """A fresh checkpoint key, exported as base64 raw bytes in SIGNING_ENV."""
     key = Ed25519PrivateKey.generate()
-    raw = key.private_bytes(
-        serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
-    )
-    monkeypatch.setenv(SIGNING_ENV, base64.b64encode(raw).decode())
+    monkeypatch.setenv(SIGNING_ENV, base64.b64encode(raw_private(key)).decode())
     return key
 
 

@@ -11,7 +11,13 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from gateway.audit import AuditConfigError
-from gateway.audit.keys import load_signing_key, parse_public_key, public_key_b64, raw_public
+from gateway.audit.keys import (
+    load_signing_key,
+    parse_public_key,
+    public_key_b64,
+    raw_private,
+    raw_public,
+)
 
 
 def pem(key: Ed25519PrivateKey) -> str:
@@ -27,10 +33,7 @@ def test_key_from_env_as_pem_or_base64(monkeypatch: pytest.MonkeyPatch, tmp_path
     monkeypatch.setenv("AUDIT_KEY", pem(key))
     loaded = load_signing_key("AUDIT_KEY", tmp_path)
     assert raw_public(loaded.public_key()) == raw_public(key.public_key())
-    raw = key.private_bytes(
-        serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
-    )
-    monkeypatch.setenv("AUDIT_KEY", base64.b64encode(raw).decode())
+    monkeypatch.setenv("AUDIT_KEY", base64.b64encode(raw_private(key)).decode())
     loaded = load_signing_key("AUDIT_KEY", tmp_path)
     assert raw_public(loaded.public_key()) == raw_public(key.public_key())
     assert not (tmp_path / "signing-key.pem").exists()

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from gateway.audit import verify
+from gateway.audit import AuditTrail, verify
 from gateway.audit.canonical import canonical
 from gateway.audit.cli import main
-from gateway.audit.keys import public_key_pem
+from gateway.audit.keys import public_key_pem, raw_private
 from tests.gateway.audit.conftest import Archive
 from tests.gateway.audit.support import (
+    SIGNING_ENV,
+    append_sequentially,
+    config,
     public_b64,
     read_records,
     rehash,
@@ -199,3 +203,24 @@ def test_cli_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_canonical_bytes_are_reproducible() -> None:
     assert canonical({"b": 1, "a": [1.5, "é"]}) == '{"a":[1.5,"é"],"b":1}'.encode()
+
+
+async def test_rotated_key_verifies_with_both_public_keys(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    directory = tmp_path / "wal"
+    public = []
+    for round_ in range(2):
+        key = Ed25519PrivateKey.generate()
+        monkeypatch.setenv(SIGNING_ENV, base64.b64encode(raw_private(key)).decode())
+        public.append(public_b64(key.public_key()))
+        trail = AuditTrail(config(segment_max_events=2), default_dir=directory)
+        await trail.start()
+        await append_sequentially(trail, 2, start=1 + 2 * round_)
+        await trail.aclose()
+    archive = directory / "archive"
+    problem = verify(archive, public[0]).first_problem
+    assert problem is not None and problem.segment == 2 and "not a given key" in problem.message
+    assert verify(archive, public).ok
+    argv = ["verify", str(archive), "--public-key", public[0], "--public-key", public[1]]
+    assert main(argv) == 0, capsys.readouterr().err
