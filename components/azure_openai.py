@@ -422,14 +422,14 @@ def validate(args: AzureOpenAIArgs, ctx: ShapeContext) -> Placement:
 
 
 def _check_sku(deployment: ModelDeployment, index: int, region: str, ctx: ShapeContext) -> None:
-    if ctx.allow_global_processing:
-        return
     field_path = f"deployments[{index}].sku"
     scope = AZURE_OPENAI_SKU_SCOPE[deployment.sku]
     try:
         processed_in = azure_sku_jurisdictions(deployment.sku, region)
-    except AzureDataZoneError as exc:
+    except AzureDataZoneError as exc:  # no data zone to deploy into: Azure would refuse too
         raise ResidencyViolation(POLICY_DEPLOYMENT_SKU, field_path, str(exc)) from None
+    if ctx.allow_global_processing:
+        return
     if processed_in is None:
         raise ResidencyViolation(
             POLICY_DEPLOYMENT_SKU,

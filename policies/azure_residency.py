@@ -257,8 +257,8 @@ location_in_zone = resource_policy(
 workspace_in_zone = resource_policy(
     Meta(
         name="azure-operationalinsights-workspace-in-zone",
-        description="Log Analytics workspaces, which store prompts' audit trails, are placed "
-        "in a region inside the residency zone.",
+        description="Log Analytics workspaces, which hold the audit trail of model calls, are "
+        "placed in a region inside the residency zone.",
         severity=Severity.HIGH,
         remediation=_REMEDIATE_LOCATION,
         control=ALLOWED_LOCATIONS,

@@ -208,8 +208,9 @@ def test_eu_data_zone_skus_stay_in_zone_eu_from_swedencentral(sku: str) -> None:
     )
 
 
-def test_data_zone_sku_outside_any_data_zone_is_refused() -> None:
-    ctx = make_ctx(jurisdictions=frozenset({"eu", "uk"}))
+@pytest.mark.parametrize("allow_global", [False, True])
+def test_data_zone_sku_outside_any_data_zone_is_refused(allow_global: bool) -> None:
+    ctx = make_ctx(jurisdictions=frozenset({"eu", "uk"}), allow_global_processing=allow_global)
     args = make_args(region="uksouth", deployments=_one_deployment("DataZoneStandard"))
     with pytest.raises(ResidencyViolation) as err:
         validate(args, ctx)

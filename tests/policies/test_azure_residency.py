@@ -186,10 +186,12 @@ def test_global_sku_passes_with_explicit_global_processing() -> None:
 
 def test_data_zone_sku_from_a_region_in_no_data_zone_is_refused() -> None:
     acct = account("uksouth")
-    (message,) = sku_violations(
-        [acct, deployment("DataZoneStandard", of=acct)], extraJurisdictions=["uk"]
-    )
+    resources = [acct, deployment("DataZoneStandard", of=acct)]
+    (message,) = sku_violations(resources, extraJurisdictions=["uk"])
     assert "uksouth" in message and "data zone" in message
+    assert (
+        len(sku_violations(resources, extraJurisdictions=["uk"], allowGlobalProcessing=True)) == 1
+    )
 
 
 def test_us_data_zone_is_outside_zone_eu() -> None:
