@@ -77,9 +77,16 @@ def _default_computed(name: str, inputs: Mapping[str, Any]) -> Mapping[str, Any]
 def _openai_account(name: str, inputs: Mapping[str, Any]) -> Mapping[str, Any]:
     properties = dict(inputs.get("properties") or {})
     subdomain = properties.get("customSubDomainName", name)
+    identity = dict(inputs.get("identity") or {})
+    # Inputs name user-assigned identities as a list of ids; the provider outputs a map.
+    assigned = identity.get("userAssignedIdentities")
+    if isinstance(assigned, list):
+        identity["userAssignedIdentities"] = {
+            i: {"principalId": f"{i}-principal"} for i in assigned
+        }
     return {
         "properties": {**properties, "endpoint": f"https://{subdomain}.openai.azure.com/"},
-        "identity": {**dict(inputs.get("identity") or {}), "principalId": f"{name}-principal"},
+        "identity": {**identity, "principalId": f"{name}-principal"},
     }
 
 
