@@ -22,6 +22,7 @@ from gateway.auth.api_keys import KeyCache
 from gateway.config import ConfigError, Deployment, GatewayConfig
 from gateway.context import RequestContext
 from gateway.errors import GatewayError, method_not_allowed, not_found
+from gateway.events import EventBus
 from gateway.hooks import Hook, HookChain, HookServices, build_hooks
 from gateway.middleware import context_middleware, context_of, error_middleware
 from gateway.providers import create_adapter
@@ -30,6 +31,7 @@ from gateway.proxy import Proxy
 from gateway.routing import CircuitBreaker, Failover, Target
 from gateway.routing.residency import normalise
 from gateway.store import Store
+from gateway.telemetry.endpoint import METRICS_PATH, MetricsEndpoint
 from gateway.upstream import ClientPool
 
 log = logging.getLogger("gateway")
@@ -125,9 +127,19 @@ class GatewayApp:
         self.pool = ClientPool(config.timeouts, config.upstream_pool)
         self.routes = build_routes(config, environ, adapter_factory)
         self.keys = KeyCache(self.store.keys) if config.auth.api_keys else None
-        self.hooks = HookChain(
-            hooks if hooks is not None else build_hooks(HookServices(config, environ, self.store))
+        self.metrics = MetricsEndpoint(
+            config.telemetry.metrics, environ, admin_key_env=config.auth.admin_key_env
         )
+        self.events = EventBus()
+        services = HookServices(
+            config,
+            environ,
+            self.store,
+            registry=self.metrics.registry,
+            events=self.events,
+            routes=self.routes,
+        )
+        self.hooks = HookChain(hooks if hooks is not None else build_hooks(services))
         self.ready = False
         self._refresher: asyncio.Task[None] | None = None
         rng = rng or random.Random()  # noqa: S311 - load spreading, not security
@@ -155,6 +167,7 @@ class GatewayApp:
                 "/v1/models": {"GET": proxy.models},
                 "/healthz": {"GET": self.healthz},
                 "/readyz": {"GET": self.readyz},
+                METRICS_PATH: {"GET": self.metrics.serve},
                 KEYS_PATH: {"POST": admin.create_key, "GET": admin.list_keys},
             },
             prefixed={KEYS_PATH: {"DELETE": admin.revoke_key}},

@@ -33,7 +33,9 @@ from pydantic import (
     model_validator,
 )
 
+from gateway.telemetry.config import TelemetryConfig
 from gateway.validation import problems
+from gateway.webhooks.config import WebhookEndpoint
 
 MiB = 1024 * 1024
 ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
@@ -311,6 +313,10 @@ class GatewayConfig(_Model):
     retry: RetryPolicy = RetryPolicy()
     circuit_breaker: CircuitBreakerPolicy = CircuitBreakerPolicy()
     upstream_pool: UpstreamPool = UpstreamPool()
+    telemetry: TelemetryConfig = TelemetryConfig()
+    webhooks: list[WebhookEndpoint] = Field(
+        default_factory=list, description="where operational events are sent; default: nowhere"
+    )
 
     @field_validator("store")
     @classmethod

@@ -31,6 +31,10 @@ response phase, in reverse list order
         the request failed after ``on_admitted`` succeeded (upstream failure, a hook
         refusing, a stream broken midway). Release reservations here. Exceptions raised
         here are logged and do not hide the original error.
+    ``on_refused(ctx, error)``
+        the request was refused before ``on_admitted`` (bad credential, bad body, unknown
+        or forbidden model, residency violation): nothing was reserved, but the refusal is
+        worth recording. ``ctx`` holds whatever was known (identity, model, residency).
 
 lifecycle
     ``startup()`` / ``shutdown()`` run with the ASGI lifespan, after the store is migrated
@@ -46,15 +50,19 @@ from __future__ import annotations
 import importlib
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
+
+from prometheus_client import CollectorRegistry
 
 from gateway.context import RequestContext
 from gateway.errors import GatewayError
+from gateway.events import EventBus
 from gateway.providers.base import JSON
 
 if TYPE_CHECKING:
     from gateway.config import GatewayConfig
+    from gateway.routing import Target
     from gateway.store import Store
 
 log = logging.getLogger("gateway.hooks")
@@ -70,6 +78,12 @@ class HookServices:
     config: GatewayConfig
     environ: Mapping[str, str]
     store: Store
+    registry: CollectorRegistry = field(default_factory=CollectorRegistry)
+    """the app's Prometheus registry, served on ``GET /metrics``: register metrics here"""
+    events: EventBus = field(default_factory=EventBus)
+    """operational events: ``events.publish("budget.threshold", {...})`` reaches webhooks"""
+    routes: Mapping[str, Sequence[Target]] = field(default_factory=dict)
+    """model alias -> its deployments (with their circuit breakers), in config order"""
 
 
 HookFactory = Callable[[HookServices], "Hook | None"]
@@ -107,6 +121,9 @@ class Hook:
     async def on_failed(self, ctx: RequestContext, error: GatewayError) -> None:
         return None
 
+    async def on_refused(self, ctx: RequestContext, error: GatewayError) -> None:
+        return None
+
 
 def _overrides(hook: Hook, *methods: str) -> bool:
     return any(getattr(type(hook), m) is not getattr(Hook, m) for m in methods)
@@ -124,6 +141,7 @@ class HookChain:
         self._chunk = [h for h in rev if _overrides(h, "transform_chunk", "finish_stream")]
         self._complete = [h for h in rev if _overrides(h, "on_complete")]
         self._failed = [h for h in rev if _overrides(h, "on_failed")]
+        self._refused = [h for h in rev if _overrides(h, "on_refused")]
 
     @property
     def transforms_chunks(self) -> bool:
@@ -146,11 +164,7 @@ class HookChain:
             try:
                 await hook.on_admitted(ctx)
             except GatewayError as err:
-                for admitted in self._admitted[:i][::-1]:
-                    try:
-                        await admitted.on_failed(ctx, err)
-                    except Exception:
-                        log.exception("hook %s failed in on_failed", admitted.name)
+                await _notify(self._admitted[:i][::-1], "on_failed", ctx, err)
                 raise
 
     async def request(self, ctx: RequestContext) -> None:
@@ -181,11 +195,21 @@ class HookChain:
             await hook.on_complete(ctx)
 
     async def failed(self, ctx: RequestContext, error: GatewayError) -> None:
-        for hook in self._failed:
-            try:
-                await hook.on_failed(ctx, error)
-            except Exception:
-                log.exception("hook %s failed in on_failed", hook.name)
+        await _notify(self._failed, "on_failed", ctx, error)
+
+    async def refused(self, ctx: RequestContext, error: GatewayError) -> None:
+        await _notify(self._refused, "on_refused", ctx, error)
+
+
+async def _notify(
+    hooks: Sequence[Hook], method: str, ctx: RequestContext, error: GatewayError
+) -> None:
+    """Tell every hook; one failing is logged and does not stop the others."""
+    for hook in hooks:
+        try:
+            await getattr(hook, method)(ctx, error)
+        except Exception:
+            log.exception("hook %s failed in %s", hook.name, method)
 
 
 def _load_factory(ref: str) -> HookFactory:

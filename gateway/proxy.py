@@ -124,19 +124,33 @@ class Proxy:
         eligible = set(decision.eligible)
         return order([t for t in targets if t.id in eligible], self._rng)
 
-    async def _handle(self, op: Operation, request: Request, ctx: RequestContext) -> AnyResponse:
+    async def _accept(self, op: Operation, request: Request, ctx: RequestContext) -> list[Target]:
+        """Steps 1-3: who is calling, what they send, where it may go."""
+        ctx.op = op
         identity = await self._auth.authenticate(request.headers)
         ctx.identity = identity
         body = parse_object(await request.json_body(self._limit))
         validate(op, body)
-        ctx.op, ctx.body, ctx.model = op, body, body["model"]
+        ctx.body, ctx.model = body, body["model"]
         ctx.stream = op == "chat" and body.get("stream") is True
         options = body.get("stream_options")
         ctx.include_usage = (
             ctx.stream and isinstance(options, dict) and options.get("include_usage") is True
         )
-        targets = self._admit(identity, ctx)
-        await self._hooks.admitted(ctx)
+        return self._admit(identity, ctx)
+
+    async def _handle(self, op: Operation, request: Request, ctx: RequestContext) -> AnyResponse:
+        try:
+            targets = await self._accept(op, request, ctx)
+        except GatewayError as err:
+            ctx.status = err.status
+            await self._hooks.refused(ctx, err)
+            raise
+        try:
+            await self._hooks.admitted(ctx)
+        except GatewayError as err:
+            ctx.status = err.status
+            raise
         try:
             await self._hooks.request(ctx)
             if ctx.stream:
@@ -144,6 +158,7 @@ class Proxy:
             return await self._complete(ctx, targets)
         except BaseException as exc:
             error = _failure(exc)
+            ctx.status = error.status
             await self._hooks.failed(ctx, error)
             if error is exc or not isinstance(exc, Exception):
                 raise
@@ -182,6 +197,7 @@ class Proxy:
         ctx.usage = usage if isinstance(usage, dict) else None
         result["model"] = ctx.model
         result = await self._hooks.response(ctx, result)
+        ctx.status = 200
         await self._hooks.complete(ctx)
         return raw_json_response(200, orjson.dumps(result))
 

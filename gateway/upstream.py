@@ -54,10 +54,15 @@ def transport_error(exc: Exception) -> UpstreamError:
         return UpstreamError(
             504, "the upstream did not answer in time", code="upstream_timeout", retryable=True
         )
+    detail = f"{type(exc).__name__}: {exc}".rstrip(": ")
+    if isinstance(exc, httpx.ConnectError):
+        return UpstreamError(
+            502, f"cannot reach the upstream: {detail}", code="upstream_unreachable", retryable=True
+        )
     return UpstreamError(
         502,
-        f"cannot reach the upstream: {type(exc).__name__}: {exc}".rstrip(": "),
-        code="upstream_unreachable",
+        f"the upstream connection failed: {detail}",
+        code="upstream_disconnected",
         retryable=True,
     )
 

@@ -7,6 +7,9 @@ open
 half-open
     exactly one probe call is let through: success closes the breaker, failure re-opens it
     for another cool-down.
+
+Listeners added with :meth:`CircuitBreaker.subscribe` hear every state change (telemetry
+keeps a gauge, webhooks announce an opened circuit); one that raises is logged and ignored.
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ from typing import Literal
 log = logging.getLogger("gateway.routing")
 
 State = Literal["closed", "open", "half_open"]
+Listener = Callable[[str, State], None]
+"""called with the breaker's name and its new state"""
 
 
 class CircuitBreaker:
@@ -26,6 +31,7 @@ class CircuitBreaker:
         "_clock",
         "_cooldown",
         "_failures",
+        "_listeners",
         "_name",
         "_opened_at",
         "_probing",
@@ -49,6 +55,20 @@ class CircuitBreaker:
         self._failures = 0
         self._opened_at = 0.0
         self._probing = False
+        self._listeners: list[Listener] = []
+
+    def subscribe(self, listener: Listener) -> None:
+        self._listeners.append(listener)
+
+    def _enter(self, state: State) -> None:
+        if state == self._state:
+            return
+        self._state = state
+        for listener in self._listeners:
+            try:
+                listener(self._name, state)
+            except Exception:
+                log.exception("circuit %s: a state listener failed", self._name)
 
     @property
     def state(self) -> State:
@@ -61,7 +81,7 @@ class CircuitBreaker:
         if self._state == "open":
             if self._clock() - self._opened_at < self._cooldown:
                 return False
-            self._state = "half_open"
+            self._enter("half_open")
             log.info("circuit %s half-open: probing", self._name)
         if self._probing:
             return False
@@ -71,7 +91,7 @@ class CircuitBreaker:
     def record_success(self) -> None:
         if self._state != "closed":
             log.info("circuit %s closed", self._name)
-        self._state = "closed"
+        self._enter("closed")
         self._failures = 0
         self._probing = False
 
@@ -81,8 +101,8 @@ class CircuitBreaker:
             return
         self._failures += 1
         if self._state == "half_open" or self._failures >= self._threshold:
-            self._state = "open"
             self._opened_at = self._clock()
+            self._enter("open")
             log.warning(
                 "circuit %s open after %d consecutive failure(s)", self._name, self._failures
             )
