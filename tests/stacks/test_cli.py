@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from sarif import loader as sarif_loader
 
 from stacks.cli import main
 
@@ -105,6 +106,10 @@ def test_sarif_and_json_outputs(project: Path, tmp_path: Path) -> None:
     assert result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == (
         "stacks/Pulumi.broken.yaml"
     )
+    # Microsoft's SARIF tooling loads it and sees the same results.
+    loaded = sarif_loader.load_sarif_file(str(sarif_path))
+    assert loaded.get_result_count() == len(run_["results"])
+    assert {r["ruleId"] for r in loaded.get_results()} <= rule_ids
     json_path = tmp_path / "gate.json"
     assert run(project, "gate", "broken", "--format", "json", "--output", str(json_path)) == 1
     document = json.loads(json_path.read_text())
