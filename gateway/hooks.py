@@ -67,7 +67,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("gateway.hooks")
 
-HOOK_FACTORIES: tuple[str, ...] = ()
+HOOK_FACTORIES: tuple[str, ...] = (
+    # telemetry outermost: its on_complete runs last and every refusal reaches it
+    "gateway.telemetry.hook:build_telemetry_hook",
+)
 """``"module:function"`` entries, outermost first; later issues add theirs here."""
 
 
