@@ -1,0 +1,37 @@
+"""What a detector returns, and the protocol every detector implements."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One detected value: its entity type and its ``[start, end)`` span in the text."""
+
+    entity: str
+    start: int
+    end: int
+
+
+class Detector(Protocol):
+    """Finds personal data and secrets in a text.
+
+    ``detect`` returns findings sorted by ``start`` that do not overlap. It may raise: the
+    redactor treats any exception as "detection unavailable" and fails closed.
+    """
+
+    def detect(self, text: str) -> list[Finding]: ...
+
+
+def merge(first: list[Finding], second: list[Finding]) -> list[Finding]:
+    """Both lists as one sorted, non-overlapping list; on overlap the longer finding wins."""
+    out: list[Finding] = []
+    for f in sorted(first + second, key=lambda f: (f.start, -(f.end - f.start))):
+        if out and f.start < out[-1].end:
+            if f.end - f.start > out[-1].end - out[-1].start:
+                out[-1] = f
+            continue
+        out.append(f)
+    return out

@@ -1,0 +1,99 @@
+"""The built-in detector: one scan for all triggers, full patterns and checks on candidates only."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from gateway.redaction import entities as E
+from gateway.redaction.base import Finding, merge
+from gateway.redaction.numeric import NumericClassifier
+from gateway.redaction.patterns import NUMERIC, NUMERIC_ENTITIES, RULES, Rule
+from gateway.redaction.scanner import Scanner, make_scanner
+
+_MAX_AFTER_TRIGGER = 400
+"""how far past a look-back trigger its full match may end (the longest e-mail is 254)"""
+
+
+class BuiltinDetector:
+    """Detects :data:`entities.BUILTIN` (or the subset given); needs no model.
+
+    ``prefer_hyperscan=False`` forces the pure-``re`` scanner (tests use it to check both
+    scanners agree).
+    """
+
+    def __init__(self, entities: Iterable[str] | None = None, *, prefer_hyperscan: bool = True):
+        enabled = E.BUILTIN if entities is None else frozenset(entities) & E.BUILTIN
+        self.entities = enabled
+        self._rules = [
+            r
+            for r in RULES
+            if r.entity in enabled or (r.entity == NUMERIC and enabled & NUMERIC_ENTITIES)
+        ]
+        self._scanner: Scanner | None = (
+            make_scanner([r.triggers for r in self._rules], prefer_hyperscan=prefer_hyperscan)
+            if self._rules
+            else None
+        )
+        self._numeric = NumericClassifier(enabled)
+
+    @property
+    def engine(self) -> str:
+        return self._scanner.engine if self._scanner is not None else "none"
+
+    def detect(self, text: str) -> list[Finding]:
+        if self._scanner is None or not text:
+            return []
+        data = text.encode("utf-8", "surrogatepass")
+        found: list[Finding] = []
+        claimed = (-1, -1, False)  # the last examined candidate: start, end, accepted
+        for index, start, end in self._scanner.scan(data):
+            c_start, c_end, c_accepted = claimed
+            if c_start < start < c_end or (start == c_start and c_accepted):
+                continue  # inside a candidate already examined
+            rule = self._rules[index]
+            match = _confirm(rule, data, start, end)
+            if match is None:
+                continue
+            hits = self._check(rule, data, match)
+            found.extend(hits)
+            claimed = (match.start(), match.end(), bool(hits))
+        found = merge(found, [])
+        return found if len(data) == len(text) else _char_offsets(data, found)
+
+    def _check(self, rule: Rule, data: bytes, match: re.Match[bytes]) -> list[Finding]:
+        start, end = match.span(rule.value_group)
+        if rule.entity == NUMERIC:
+            return self._numeric.classify(data, start, end)
+        if rule.end_class is not None and rule.end_class.match(data, end):
+            return []
+        if rule.validate is not None and not rule.validate(data[start:end].decode("ascii")):
+            return []
+        return [Finding(rule.entity, start, end)]
+
+
+def _confirm(rule: Rule, data: bytes, start: int, end: int) -> re.Match[bytes] | None:
+    """The rule's full match that the trigger ``[start, end)`` belongs to, if any."""
+    if not rule.lookback:
+        match = rule.pattern.match(data, start)
+        if match is not None or not rule.context:
+            return match
+        return rule.pattern.search(data, start, end + _MAX_AFTER_TRIGGER)  # after a keyword
+    for match in rule.pattern.finditer(data, max(0, start - rule.lookback), end + _MAX_AFTER_TRIGGER):
+        if match.start() >= end:
+            return None
+        if match.end() > start:
+            return match
+    return None
+
+
+def _char_offsets(data: bytes, found: list[Finding]) -> list[Finding]:
+    """Byte offsets to character offsets; findings start and end on ASCII bytes."""
+    out: list[Finding] = []
+    byte_pos = char_pos = 0
+    for f in found:
+        char_pos += len(data[byte_pos : f.start].decode("utf-8", "surrogatepass"))
+        length = f.end - f.start  # a finding is ASCII: bytes == characters
+        out.append(Finding(f.entity, char_pos, char_pos + length))
+        byte_pos = f.start
+    return out
