@@ -12,15 +12,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Literal, Protocol
+from typing import Annotated, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from gateway.ledger.estimate import DEFAULT_BYTES_PER_TOKEN, DEFAULT_OUTPUT_CAP
 
 BudgetScope = Literal["key", "team", "cost_center"]
 BudgetPeriod = Literal["daily", "monthly"]
 BudgetStoreErrorPolicy = Literal["fail_closed", "fail_open_unsafe"]
 _SCOPES: tuple[BudgetScope, ...] = ("key", "team", "cost_center")
 _PERIODS: tuple[BudgetPeriod, ...] = ("daily", "monthly")
+EnvName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
 
 
 def period_start(period: BudgetPeriod, at: datetime) -> datetime:
@@ -103,6 +106,10 @@ class BudgetsConfig(_Model):
         description="default: in process memory, correct for one replica only; use redis "
         "when several replicas serve the same budgets",
     )
+    redis_url_env: EnvName = Field(
+        default="GATEHOUSE_REDIS_URL",
+        description="environment variable holding the Redis URL (backend redis)",
+    )
     key_prefix: str = Field(default="gatehouse:budget:", min_length=1)
     on_store_error: BudgetStoreErrorPolicy = Field(
         default="fail_closed",
@@ -116,13 +123,16 @@ class BudgetsConfig(_Model):
         description="how long a reservation holds its amount if its request never settles "
         "(a crashed replica); keep it above the longest request the gateway allows",
     )
+    expiry_interval_seconds: float = Field(
+        default=30.0, gt=0, description="how often expired reservations are looked for"
+    )
     default_max_output_tokens: int = Field(
-        default=4096,
+        default=DEFAULT_OUTPUT_CAP,
         ge=1,
         description="output cap reserved (and forwarded) when a request sets no max_tokens",
     )
     prompt_bytes_per_token: float = Field(
-        default=4.0,
+        default=DEFAULT_BYTES_PER_TOKEN,
         gt=0,
         le=8,
         description="prompt estimate: UTF-8 bytes of text per token (1 is an upper bound)",

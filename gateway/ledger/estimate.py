@@ -28,6 +28,9 @@ from typing import Any
 
 import orjson
 
+DEFAULT_BYTES_PER_TOKEN = 4.0
+DEFAULT_OUTPUT_CAP = 4096
+"""output tokens assumed (and forwarded) when a request sets no cap"""
 _TEXT_KEYS = ("content", "name", "arguments", "text", "refusal")
 
 
@@ -58,7 +61,9 @@ def _input_tokens_or_bytes(value: Any) -> tuple[int, int]:
     return 0, 0
 
 
-def estimate_prompt_tokens(body: Mapping[str, Any], bytes_per_token: float = 4.0) -> int:
+def estimate_prompt_tokens(
+    body: Mapping[str, Any], bytes_per_token: float = DEFAULT_BYTES_PER_TOKEN
+) -> int:
     """The estimated prompt tokens of a chat or embeddings request body."""
     if bytes_per_token <= 0:
         raise ValueError(f"bytes_per_token must be > 0, got {bytes_per_token}")

@@ -24,6 +24,7 @@ usage event, so the durable record is complete and counters can be re-seeded fro
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import math
 import time
@@ -100,6 +101,8 @@ class Reservation:
     holds: tuple[Hold, ...]
     reserved_at: datetime
     expires_at: datetime
+    prompt_tokens: int
+    max_output_tokens: int
     failed_open: bool = False
     """the store was unreachable and ``fail_open_unsafe`` let the request through unchecked"""
 
@@ -175,6 +178,10 @@ class BudgetEngine:
     def config(self) -> BudgetsConfig:
         return self._config
 
+    @property
+    def currency(self) -> str:
+        return self._currency
+
     def now(self) -> datetime:
         return datetime.fromtimestamp(self._clock(), UTC)
 
@@ -210,7 +217,16 @@ class BudgetEngine:
         now = self.now()
         amount = worst_case_cost(price, prompt_tokens, max_output_tokens)
         holds = self.holds_for(subject, now)
-        reservation = Reservation(request_id, subject, amount, holds, now, now + self._ttl)
+        reservation = Reservation(
+            request_id,
+            subject,
+            amount,
+            holds,
+            now,
+            now + self._ttl,
+            prompt_tokens,
+            max_output_tokens,
+        )
         if not holds:
             return reservation
         specs = [self._spec(h, with_levels=False) for h in holds]
@@ -268,15 +284,7 @@ class BudgetEngine:
             _log.error("budget store unreachable, refusing the request: %s", exc)
             raise BudgetUnavailable(str(exc)) from exc
         self._meter.record("reserve", exc)
-        return Reservation(
-            reservation.request_id,
-            reservation.subject,
-            reservation.amount,
-            reservation.holds,
-            reservation.reserved_at,
-            reservation.expires_at,
-            failed_open=True,
-        )
+        return dataclasses.replace(reservation, failed_open=True)
 
     def _spec(self, hold: Hold, *, with_levels: bool) -> CounterSpec:
         limit = budget_micros(hold.budget.amount)

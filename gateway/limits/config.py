@@ -12,11 +12,12 @@ logs a warning and counts it in ``gatehouse_rate_limit_fail_open_total``.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 StoreErrorPolicy = Literal["fail_closed", "fail_open"]
+EnvName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
 
 
 class _Model(BaseModel):
@@ -45,6 +46,10 @@ class LimitsConfig(_Model):
         default="memory",
         description="default: in process memory, correct for one replica only; use redis "
         "when several replicas serve the same keys",
+    )
+    redis_url_env: EnvName = Field(
+        default="GATEHOUSE_REDIS_URL",
+        description="environment variable holding the Redis URL (backend redis)",
     )
     key_prefix: str = Field(
         default="gatehouse:rl:",

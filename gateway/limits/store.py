@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Mapping
 from typing import TypeVar
 
 from prometheus_client import CollectorRegistry, Counter
@@ -40,6 +40,17 @@ def connect_redis(url: str, *, timeout: float = 0.5, max_connections: int = 64) 
         retry=Retry(NoBackoff(), 0),
     )
     return Redis.from_pool(pool)  # the client owns the pool: aclose() closes both
+
+
+def redis_for(section: str, url_env: str, environ: Mapping[str, str], timeout: float) -> Redis:
+    """The Redis client a section with ``backend: redis`` names, or a clear start-up error."""
+    url = environ.get(url_env)
+    if not url:
+        raise ValueError(
+            f"{section}.backend is 'redis' but the environment variable {url_env} "
+            f"({section}.redis_url_env) is not set; expected a redis:// or rediss:// URL"
+        )
+    return connect_redis(url, timeout=timeout)
 
 
 class StoreUnavailable(Exception):

@@ -1,0 +1,180 @@
+"""The ledger hook: reserve the worst case before forwarding, settle or release afterwards.
+
+Registered as ``gateway.ledger.hook:build_ledger_hook``; it is active when the gateway config
+has a ``budgets`` section (a :class:`BudgetsConfig`).
+
+* ``on_admitted`` reserves the request's worst case (see :mod:`gateway.ledger.reservations`)
+  at the highest price among the model's deployments, as any of them may serve it; a
+  refusal is a 429 ``budget_exceeded`` (or 503 ``budget_unavailable``).
+* ``transform_request`` forwards the default output cap when the request sets none and a
+  budget applies, so the reservation really is the worst case.
+* ``on_complete`` settles to the reported usage at the serving deployment's price and leaves
+  the :class:`UsageEvent` in ``ctx.state["ledger.usage"]`` (the audit event records its
+  cost). An answer without usage is settled at the reserved worst case.
+* ``on_failed`` settles at the worst case when an upstream already answered 2xx without
+  usage (a stream broken midway: tokens were spent, how many is unknown), else releases.
+* ``startup`` frees reservations left by crashed replicas and keeps doing so periodically;
+  budget threshold crossings are published on the event bus as ``budget.threshold``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+from prometheus_client import CollectorRegistry
+from redis.asyncio import Redis
+
+from gateway.config import GatewayConfig
+from gateway.context import RequestContext
+from gateway.errors import GatewayError
+from gateway.hooks import Hook, HookServices
+from gateway.ledger.budgets import BudgetsConfig
+from gateway.ledger.estimate import with_output_cap
+from gateway.ledger.events import ThresholdCrossed
+from gateway.ledger.pricing import Price, Usage, worst_price
+from gateway.ledger.reservations import BudgetEngine, Reservation, Subject, create_budget_engine
+from gateway.limits.store import redis_for
+
+RESERVATION_KEY = "ledger.reservation"
+USAGE_KEY = "ledger.usage"
+THRESHOLD_EVENT = "budget.threshold"
+_log = logging.getLogger("gatehouse.ledger")
+
+
+def route_prices(config: GatewayConfig) -> dict[str, Price]:
+    """Per model alias, the highest price any of its deployments charges."""
+    return {
+        route.name: worst_price(Price.from_config(d.price) for d in route.deployments)
+        for route in config.models
+    }
+
+
+def threshold_payload(event: ThresholdCrossed, currency: str) -> dict[str, Any]:
+    budget = event.budget
+    return {
+        "budget_id": budget.budget_id,
+        "scope": budget.scope,
+        "subject": budget.subject,
+        "period": budget.period,
+        "amount": str(budget.amount),
+        "spent": str(event.spent),
+        "currency": currency,
+        "threshold": event.threshold,
+        "reason": event.reason,
+        "period_start": event.period_start.isoformat(),
+        "resets_at": event.resets_at.isoformat(),
+    }
+
+
+class LedgerHook(Hook):
+    name = "ledger"
+
+    def __init__(
+        self,
+        engine: BudgetEngine,
+        prices: dict[str, Price],
+        *,
+        redis: Redis | None = None,
+    ) -> None:
+        self.engine = engine
+        self._prices = prices
+        self._redis = redis
+        self._expiry: asyncio.Task[None] | None = None
+
+    async def startup(self) -> None:
+        interval = self.engine.config.expiry_interval_seconds
+        self._expiry = asyncio.create_task(
+            self.engine.expiry_loop(interval), name="budget-reservation-expiry"
+        )
+
+    async def shutdown(self) -> None:
+        if self._expiry is not None:
+            self._expiry.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._expiry
+        if self._redis is not None:
+            await self._redis.aclose()
+
+    async def on_admitted(self, ctx: RequestContext) -> None:
+        identity = ctx.identity
+        if identity is None or ctx.body is None or ctx.model not in self._prices:
+            return
+        subject = Subject(identity.subject, identity.team, identity.cost_center)
+        ctx.state[RESERVATION_KEY] = await self.engine.reserve_request(
+            ctx.request_id, subject, ctx.body, price=self._prices[ctx.model]
+        )
+
+    async def transform_request(self, ctx: RequestContext) -> None:
+        reservation = _reservation(ctx)
+        if reservation is not None and reservation.holds and ctx.body is not None:
+            ctx.body = with_output_cap(ctx.body, self.engine.config.default_max_output_tokens)
+
+    async def on_complete(self, ctx: RequestContext) -> None:
+        reservation = _reservation(ctx)
+        if reservation is None:
+            return
+        if ctx.usage:
+            usage = Usage.from_openai(ctx.usage)
+        else:
+            _log.warning("no usage reported for %s; settling the worst case", ctx.request_id)
+            usage = Usage(reservation.prompt_tokens, reservation.max_output_tokens)
+        await self._settle(ctx, reservation, usage)
+
+    async def on_failed(self, ctx: RequestContext, error: GatewayError) -> None:
+        reservation = _reservation(ctx)
+        if reservation is None:
+            return
+        if ctx.usage:
+            await self._settle(ctx, reservation, Usage.from_openai(ctx.usage))
+        elif any(a.status is not None and 200 <= a.status < 300 for a in ctx.attempts):
+            worst = Usage(reservation.prompt_tokens, reservation.max_output_tokens)
+            await self._settle(ctx, reservation, worst)
+        else:
+            await self.engine.release(reservation)
+
+    async def _settle(self, ctx: RequestContext, reservation: Reservation, usage: Usage) -> None:
+        if ctx.deployment is not None:
+            price = Price.from_config(ctx.deployment.price)
+        else:
+            price = self._prices[ctx.model or ""]
+        settlement = await self.engine.settle(
+            reservation,
+            usage,
+            price=price,
+            model_alias=ctx.model or "",
+            deployment=ctx.deployment_id,
+        )
+        if settlement.event is not None:
+            ctx.state[USAGE_KEY] = settlement.event
+
+
+def _reservation(ctx: RequestContext) -> Reservation | None:
+    found = ctx.state.get(RESERVATION_KEY)
+    return found if isinstance(found, Reservation) else None
+
+
+def build_ledger_hook(services: HookServices) -> LedgerHook | None:
+    """The hook factory listed in ``gateway.hooks.HOOK_FACTORIES``; None without budgets."""
+    config: BudgetsConfig | None = getattr(services.config, "budgets", None)
+    if config is None or not config.enabled:
+        return None
+    redis = None
+    if config.backend == "redis":
+        redis = redis_for(
+            "budgets", config.redis_url_env, services.environ, config.store_timeout_seconds
+        )
+    currency = services.config.currency
+    bus: Any = getattr(services, "events", None)
+    registry: CollectorRegistry | None = getattr(services, "registry", None)
+
+    def publish(event: ThresholdCrossed) -> None:
+        if bus is not None:
+            bus.publish(THRESHOLD_EVENT, threshold_payload(event, currency))
+
+    engine = create_budget_engine(
+        config, redis=redis, currency=currency, registry=registry, on_threshold=publish
+    )
+    return LedgerHook(engine, route_prices(services.config), redis=redis)
