@@ -410,6 +410,8 @@ class BudgetEngine:
                 await self.expire_stale()
             except StoreUnavailable as exc:
                 _log.warning("budget reservation expiry skipped: %s", exc)
+            except Exception:  # keep the loop alive; the next round may succeed
+                _log.exception("budget reservation expiry failed")
             await asyncio.sleep(interval)
 
     async def seed(self, budget_id: str, period_start_at: datetime, spent: Decimal) -> Decimal:

@@ -16,8 +16,6 @@ from gateway.limits.store import StoreUnavailable
 from tests.gateway.ledger.engine_support import SUBJECT, UNIT, Recorder
 from tests.gateway.limits.redis_support import FakeClock, closed_port_url, make_client
 
-pytestmark = pytest.mark.services
-
 BUDGETS = {"teams": {"risk": {"amount": 100}}}
 
 
@@ -75,6 +73,7 @@ async def test_fail_open_unsafe_serves_with_a_metric_and_a_warning(
     assert not await engine.release(reservation)
 
 
+@pytest.mark.services
 async def test_fail_open_spend_is_counted_once_when_the_store_is_back(
     redis_prefix: tuple[Redis, str], clock: FakeClock
 ) -> None:

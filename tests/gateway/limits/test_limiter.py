@@ -6,6 +6,7 @@ import pytest
 
 from gateway.limits import (
     LimitsConfig,
+    MemoryBackend,
     RateLimit,
     RateLimiter,
     RateLimitExceeded,
@@ -145,3 +146,16 @@ async def test_negative_tokens_are_rejected(backend: LimiterBackend) -> None:
     rl = limiter(backend, default_key={"tpm": 10})
     with pytest.raises(ValueError, match="tokens must be >= 0"):
         await rl.admit("k1", None, -1)
+
+
+async def test_memory_backend_forgets_refilled_buckets(clock: FakeClock) -> None:
+    backend = MemoryBackend(clock)
+    rl = RateLimiter(LimitsConfig(default_key=RateLimit(rpm=60)), backend)
+    for i in range(2000):
+        await rl.admit(f"k{i}", None, 0)
+    assert len(backend) == 2000
+    clock.advance(61)  # every bucket has refilled: its state is the same as none
+    for i in range(2048):
+        await rl.admit(f"new{i}", None, 0)
+    assert len(backend) < 4000
+    await rl.admit("k0", None, 0)  # a forgotten key starts from a full bucket

@@ -1,4 +1,6 @@
-"""The Redis script: one round trip, server clock, key expiry, and store outages."""
+"""The Redis script (one round trip, server clock, key expiry) and store outages.
+
+Outages are real: the client points at a loopback port nothing listens on."""
 
 from __future__ import annotations
 
@@ -22,8 +24,6 @@ from gateway.limits import (
 )
 from tests.gateway.limits.redis_support import FakeClock, closed_port_url, make_client
 
-pytestmark = pytest.mark.services
-
 LIMITS = {"default_key": {"rpm": 5, "tpm": 1000}, "default_team": {"rpm": 8, "tpm": 2000}}
 
 
@@ -33,6 +33,7 @@ def config(prefix: str, **extra: Any) -> LimitsConfig:
     )
 
 
+@pytest.mark.services
 async def test_one_round_trip_checks_all_four_quotas(
     redis_prefix: tuple[Redis, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -53,6 +54,7 @@ async def test_one_round_trip_checks_all_four_quotas(
     assert len(admission.decision.states) == 4
 
 
+@pytest.mark.services
 async def test_server_clock_keys_and_expiry(redis_prefix: tuple[Redis, str]) -> None:
     client, prefix = redis_prefix
     rl = create_rate_limiter(config(prefix), redis=client)
@@ -68,6 +70,7 @@ async def test_server_clock_keys_and_expiry(redis_prefix: tuple[Redis, str]) -> 
     assert await client.exists(f"{prefix}key:k1:tokens") == 1
 
 
+@pytest.mark.services
 async def test_refunds_delete_a_refilled_bucket(
     redis_prefix: tuple[Redis, str], clock: FakeClock
 ) -> None:
@@ -122,6 +125,7 @@ async def test_unreachable_store_fails_open_only_when_configured(
     await rl.record_usage(admission, 10)  # nothing charged, nothing to correct, no error
 
 
+@pytest.mark.services
 async def test_a_hung_store_is_bounded_by_the_timeout(
     redis_prefix: tuple[Redis, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
