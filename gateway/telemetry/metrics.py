@@ -1,0 +1,174 @@
+"""The gateway's Prometheus metrics, registered on the app's own registry.
+
+Label values are bounded by the config, never by callers: ``model`` is a configured alias
+(anything else is ``other``), ``deployment`` a configured deployment id (``<alias>#<index>``),
+``team`` the caller's team, ``code`` an error code of the gateway's own vocabulary. No
+request id and no key id is ever a label.
+
+=========================================  ======================================================
+metric                                     meaning
+=========================================  ======================================================
+``gatehouse_requests_total``               requests by model, deployment (the one that answered,
+                                           else the last one tried), HTTP status and team
+``gatehouse_request_duration_seconds``     arrival to the last byte (streams: to the end)
+``gatehouse_gateway_overhead_seconds``     time spent in the gateway itself, upstream waits
+                                           and retry back-off excluded (non-streamed requests)
+``gatehouse_tokens_total``                 tokens the upstream reported, ``type`` input/output
+``gatehouse_cost_total``                   settled cost, in ``currency``; read from the
+                                           ``ledger.usage`` entry of ``ctx.state`` (an object
+                                           with ``cost`` and ``currency``) when the ledger set it
+``gatehouse_upstream_errors_total``        failed upstream attempts, by deployment and status
+``gatehouse_circuit_state``                0 closed, 1 half-open, 2 open; one per deployment
+``gatehouse_redactions_total``             redacted entities by type; read from the
+                                           ``redaction.findings`` entry of ``ctx.state``
+                                           (entity type -> count)
+``gatehouse_rejections_total``             requests the gateway refused itself, before any
+                                           upstream attempt, by error code
+                                           (``budget_exceeded``, ``rate_limit_exceeded``,
+                                           ``residency_violation``, ``invalid_api_key``, ...)
+``gatehouse_events_total``                 operational events published (webhook sources)
+=========================================  ======================================================
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Mapping
+from decimal import Decimal
+from types import MappingProxyType
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from gateway.context import RequestContext
+from gateway.errors import GatewayError
+
+USAGE_KEY = "ledger.usage"
+"""``ctx.state`` entry the ledger sets: an object with ``cost`` (Decimal) and ``currency``"""
+FINDINGS_KEY = "redaction.findings"
+"""``ctx.state`` entry the redaction hook sets: entity type -> number of findings"""
+
+CIRCUIT_STATES: Mapping[str, int] = MappingProxyType({"closed": 0, "half_open": 1, "open": 2})
+NONE = "none"
+OTHER = "other"
+
+DURATION_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
+OVERHEAD_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0015, 0.0025, 0.005, 0.01, 0.025, 0.1)
+
+
+def deployment_label(ctx: RequestContext) -> str:
+    """The deployment that answered, else the last one tried, else ``none``."""
+    if ctx.deployment_id is not None:
+        return ctx.deployment_id
+    return ctx.attempts[-1].deployment_id if ctx.attempts else NONE
+
+
+def _int(value: object) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+class GatewayMetrics:
+    """Every metric family of the request path; :meth:`record` is called once per request."""
+
+    def __init__(self, registry: CollectorRegistry, models: Iterable[str]) -> None:
+        self._models = frozenset(models)
+        self.requests = Counter(
+            "gatehouse_requests",
+            "Requests by model alias, deployment, HTTP status and team",
+            ["model", "deployment", "status", "team"],
+            registry=registry,
+        )
+        self.duration = Histogram(
+            "gatehouse_request_duration_seconds",
+            "Request latency, arrival to the last byte",
+            ["model", "deployment"],
+            buckets=DURATION_BUCKETS,
+            registry=registry,
+        )
+        self.overhead = Histogram(
+            "gatehouse_gateway_overhead_seconds",
+            "Time spent in the gateway, excluding upstream waits and retry back-off "
+            "(non-streamed requests)",
+            ["model"],
+            buckets=OVERHEAD_BUCKETS,
+            registry=registry,
+        )
+        self.tokens = Counter(
+            "gatehouse_tokens",
+            "Tokens reported by the upstream",
+            ["model", "deployment", "team", "type"],
+            registry=registry,
+        )
+        self.cost = Counter(
+            "gatehouse_cost",
+            "Settled cost of requests, in the gateway's currency",
+            ["model", "deployment", "team", "currency"],
+            registry=registry,
+        )
+        self.upstream_errors = Counter(
+            "gatehouse_upstream_errors",
+            "Failed upstream attempts by deployment and status",
+            ["deployment", "status"],
+            registry=registry,
+        )
+        self.circuit = Gauge(
+            "gatehouse_circuit_state",
+            "Circuit breaker state per deployment: 0 closed, 1 half-open, 2 open",
+            ["model", "deployment"],
+            registry=registry,
+        )
+        self.redactions = Counter(
+            "gatehouse_redactions",
+            "Entities redacted from prompts, by entity type",
+            ["entity"],
+            registry=registry,
+        )
+        self.rejections = Counter(
+            "gatehouse_rejections",
+            "Requests refused by the gateway before any upstream attempt, by error code",
+            ["code"],
+            registry=registry,
+        )
+        self.events = Counter(
+            "gatehouse_events",
+            "Operational events published (budget thresholds, residency refusals, ...)",
+            ["type"],
+            registry=registry,
+        )
+
+    def model_label(self, model: str | None) -> str:
+        if model is None:
+            return NONE
+        return model if model in self._models else OTHER
+
+    def set_circuit(self, model: str, deployment: str, state: str) -> None:
+        self.circuit.labels(model, deployment).set(CIRCUIT_STATES.get(state, -1))
+
+    def record(self, ctx: RequestContext, status: int, error: GatewayError | None) -> None:
+        """Count one finished request (answered, failed or refused)."""
+        model = self.model_label(ctx.model)
+        deployment = deployment_label(ctx)
+        team = (ctx.identity.team if ctx.identity is not None else None) or NONE
+        self.requests.labels(model, deployment, str(status), team).inc()
+        self.duration.labels(model, deployment).observe(time.perf_counter() - ctx.started)
+        if not ctx.stream:
+            self.overhead.labels(model).observe(ctx.overhead_ms() / 1000.0)
+        usage = ctx.usage or {}
+        for kind, key in (("input", "prompt_tokens"), ("output", "completion_tokens")):
+            count = _int(usage.get(key))
+            if count:
+                self.tokens.labels(model, deployment, team, kind).inc(count)
+        settled = ctx.state.get(USAGE_KEY)
+        cost = getattr(settled, "cost", None)
+        if isinstance(cost, Decimal | int | float) and cost > 0:
+            currency = str(getattr(settled, "currency", "") or NONE)
+            self.cost.labels(model, deployment, team, currency).inc(float(cost))
+        for attempt in ctx.attempts:
+            if attempt.error is not None:
+                self.upstream_errors.labels(attempt.deployment_id, str(attempt.status)).inc()
+        findings = ctx.state.get(FINDINGS_KEY)
+        if isinstance(findings, Mapping):
+            for entity, count in findings.items():
+                if _int(count):
+                    self.redactions.labels(str(entity)).inc(count)
+        if error is not None and not ctx.attempts:
+            self.rejections.labels(error.code or NONE).inc()
