@@ -7,9 +7,12 @@ the trail lives beside the store, and a gateway never runs unaudited.
 * ``on_complete`` (before the final bytes leave) appends the request's event and awaits its
   fsync; if that fails it raises :class:`~gateway.audit.errors.AuditUnavailable`, so the
   client gets 503 ``audit_unavailable`` instead of the answer.
-* ``on_failed`` appends the refusal or failure (status and error code). Overriding
+* ``on_failed`` appends the failure (status and error code), ``on_refused`` a refusal before
+  admission (bad credential, unknown or forbidden model, residency violation). Overriding
   ``on_admitted`` (as a no-op) is what makes the chain call ``on_failed`` when a hook after
   this one refuses in ``on_admitted``.
+* Shipping failures are published on the gateway's event bus as ``audit.ship_failed`` (the
+  webhook dispatcher subscribes there).
 * Admin changes go through :meth:`AuditHook.admin_change`.
 
 Other hooks hand facts to the audit in ``ctx.state``:
@@ -26,6 +29,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
+from dataclasses import asdict
 from datetime import UTC, datetime
 
 from pydantic import JsonValue
@@ -41,6 +45,7 @@ from gateway.audit.events import (
     StoredContent,
     Tokens,
 )
+from gateway.audit.shipper import ShipFailure
 from gateway.audit.trail import AuditTrail
 from gateway.audit.wal import Receipt
 from gateway.context import Identity, RequestContext, ResidencyDecision
@@ -48,6 +53,7 @@ from gateway.errors import GatewayError
 from gateway.hooks import Hook, HookServices
 from gateway.providers.base import JSON
 
+SHIP_FAILED_EVENT = "audit.ship_failed"
 FINDINGS_KEY = "redaction.findings"
 USAGE_KEY = "ledger.usage"
 _RECORDED = "audit.recorded"
@@ -157,6 +163,9 @@ class AuditHook(Hook):
         if _RECORDED not in ctx.state:
             await self._record(ctx, error.status, error.code)
 
+    async def on_refused(self, ctx: RequestContext, error: GatewayError) -> None:
+        await self.on_failed(ctx, error)
+
     async def admin_change(
         self,
         *,
@@ -215,7 +224,14 @@ class ContentAuditHook(AuditHook):
 def build_audit_hook(services: HookServices) -> AuditHook:
     """The hook factory listed in ``gateway.hooks.HOOK_FACTORIES``."""
     config: AuditConfig = getattr(services.config, "audit", None) or AuditConfig()
+
+    def publish(failure: ShipFailure) -> None:
+        services.events.publish(SHIP_FAILED_EVENT, asdict(failure))
+
     trail = AuditTrail(
-        config, default_dir=default_audit_dir(services.config.store), environ=services.environ
+        config,
+        default_dir=default_audit_dir(services.config.store),
+        environ=services.environ,
+        on_ship_failure=publish,
     )
     return ContentAuditHook(trail) if config.store_content_teams else AuditHook(trail)

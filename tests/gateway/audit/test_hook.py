@@ -28,6 +28,7 @@ from gateway.audit.hook import (
 )
 from gateway.config import OpenAIDeployment
 from gateway.context import Identity, RequestContext, ResidencyDecision
+from gateway.events import Event, EventBus
 from gateway.hooks import HookServices
 from tests.gateway.audit.support import config
 from tests.gateway.conftest import (
@@ -255,3 +256,55 @@ async def test_admin_change_is_recorded(trail_dir: Path) -> None:
     assert receipt.seq == 1
     (event,) = recorded(trail_dir)
     assert (event["type"], event["action"], event["target"]) == ("admin", "key.revoke", "key-123")
+
+
+def test_refusals_before_admission_are_recorded(
+    fake_openai: Fake, tmp_path: Path, trail_dir: Path
+) -> None:
+    _, base_url = fake_openai
+    cfg = gateway_config(
+        sqlite_store(tmp_path),
+        {"chat-us": [openai_deployment(base_url, jurisdiction="us", api_key_env="VLLM_API_KEY")]},
+    )
+    trail = AuditTrail(config(), default_dir=trail_dir)
+    with run_gateway(cfg, environ=ENV, hooks=[AuditHook(trail)]) as gw:
+        key = gw.create_key()
+        body = {"model": "chat-us", "messages": MESSAGES}
+        assert gw.post("/v1/chat/completions", key, json=body).status_code == 403
+        assert gw.post("/v1/chat/completions", "not-a-key", json=body).status_code == 401
+        residency, unauthenticated = recorded(trail_dir)
+    assert (residency["status"], residency["error_code"]) == (403, "residency_violation")
+    assert residency["residency"]["decision"] == "refused"
+    assert "served in: us" in residency["residency"]["reason"]
+    assert residency["principal"]["team"] == "payments"
+    assert unauthenticated["status"] == 401
+    assert unauthenticated["principal"] == {
+        "key_id": None,
+        "subject": None,
+        "team": None,
+        "cost_center": None,
+    }
+
+
+async def test_factory_publishes_ship_failures_on_the_event_bus(
+    fake_openai: Fake, tmp_path: Path, signing_key: object
+) -> None:
+    _, base_url = fake_openai
+    directory = tmp_path / "gatehouse-audit"
+    directory.mkdir()
+    (directory / "trail.json").write_bytes(orjson.dumps({"trail": "fixedtrail"}))
+    foreign = directory / "archive" / "fixedtrail" / "000000000001.jsonl"
+    foreign.parent.mkdir(parents=True)
+    foreign.write_bytes(b"not ours\n")
+    bus = EventBus()
+    published: list[Event] = []
+    bus.subscribe(published.append)
+    cfg = gateway_config(sqlite_store(tmp_path), {"chat-eu": [openai_deployment(base_url)]})
+    hook = build_audit_hook(HookServices(cfg, ENV, store=None, events=bus))  # type: ignore[arg-type]
+    await hook.startup()
+    await hook.admin_change(actor=Principal(subject="admin"), action="key.create", target="k1")
+    await hook.shutdown()
+    (event,) = [e for e in published if e.type == "audit.ship_failed"]
+    assert event.payload["conflict"] is True
+    assert event.payload["object_name"] == "fixedtrail/000000000001.jsonl"
+    assert foreign.read_bytes() == b"not ours\n"
