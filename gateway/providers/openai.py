@@ -80,16 +80,15 @@ class OpenAIStreamTranslator:
         return []
 
 
-class OpenAIAdapter:
+class OpenAIWire:
+    """Requests and answers in OpenAI's wire format; subclasses say where and how to auth."""
+
     provider = "openai"
 
-    def __init__(self, base_url: str, model: str | None, api_key: str | None) -> None:
-        base = base_url.rstrip("/")
-        self._urls = {op: base + path for op, path in _PATHS.items()}
-        self._model = model
+    def __init__(self, urls: Mapping[Operation, str], headers: Mapping[str, str]) -> None:
+        self._urls = dict(urls)
         self._headers = {"content-type": "application/json", "accept": "application/json"}
-        if api_key:
-            self._headers["authorization"] = f"Bearer {api_key}"
+        self._headers.update(headers)
 
     def url(self, op: Operation) -> str:
         return self._urls[op]
@@ -98,7 +97,7 @@ class OpenAIAdapter:
         return self._headers
 
     def prepare(self, body: JSON) -> JSON:
-        return {**body, "model": self._model}
+        return body
 
     async def build_request(self, op: Operation, body: JSON, *, stream: bool) -> UpstreamRequest:
         payload = self.prepare(body)
@@ -115,6 +114,19 @@ class OpenAIAdapter:
 
     def translate_error(self, status: int, headers: dict[str, str], body: bytes) -> UpstreamError:
         return openai_style_error(status, headers, body, self.provider)
+
+
+class OpenAIAdapter(OpenAIWire):
+    """An OpenAI-compatible server at ``base_url`` (``.../v1``), bearer auth if a key is set."""
+
+    def __init__(self, base_url: str, model: str, api_key: str | None) -> None:
+        base = base_url.rstrip("/")
+        auth = {"authorization": f"Bearer {api_key}"} if api_key else {}
+        super().__init__({op: base + path for op, path in _PATHS.items()}, auth)
+        self._model = model
+
+    def prepare(self, body: JSON) -> JSON:
+        return {**body, "model": self._model}
 
 
 def create(deployment: Any, environ: Mapping[str, str]) -> Adapter:
