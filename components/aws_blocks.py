@@ -18,12 +18,22 @@ import pulumi
 import pulumi_aws as aws
 
 from components import aws_iam_documents as docs
-from components.common import ResidencyViolation, Role, ShapeContext
-from components.residency import UnknownRegionError, jurisdiction_of
+from components.common import TAG_PREFIX, ResidencyViolation, Role, ShapeContext
+from components.residency import (
+    GLOBAL_JURISDICTION,
+    UnknownInferenceProfileError,
+    UnknownRegionError,
+    UnsupportedSourceRegionError,
+    bedrock_jurisdictions,
+    jurisdiction_of,
+    split_profile_id,
+)
 
 # Name of the pack's policy that refuses an AWS resource outside the zone
 # (policies/aws_residency.py); shapes raise ResidencyViolation with it.
 POLICY_REGION: Final = "aws-resource-region-in-zone"
+# ... and the one that refuses Bedrock grants processing outside it (policies/aws_iam.py).
+POLICY_PROFILE: Final = "aws-iam-bedrock-profile-in-zone"
 
 # The retention values CloudWatch Logs accepts (PutRetentionPolicy, "retentionInDays"):
 # https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_PutRetentionPolicy.html
@@ -71,26 +81,31 @@ class Placement:
     jurisdiction: str
 
 
-def place(region: str, ctx: ShapeContext, field: str = "region") -> Placement:
-    """Check that ``region`` is a known AWS Region inside the environment's zone."""
+def place(
+    region: str, ctx: ShapeContext, field: str = "region", policy: str = POLICY_REGION
+) -> Placement:
+    """Check that ``region`` is a known AWS Region inside the environment's zone.
+
+    ``policy`` names the pack's policy that would refuse the same choice.
+    """
     try:
         jurisdiction = jurisdiction_of("aws", region)
     except UnknownRegionError:
         raise ResidencyViolation(
-            POLICY_REGION,
+            policy,
             field,
             f"got {region!r}; expected a known AWS Region code such as 'eu-central-1'",
         ) from None
     if jurisdiction not in ctx.jurisdictions:
         raise ResidencyViolation(
-            POLICY_REGION,
+            policy,
             field,
             f"got {region!r} (jurisdiction {jurisdiction!r}); expected a Region in "
             f"jurisdictions {', '.join(sorted(ctx.jurisdictions))}",
         )
     if ctx.allowed_regions and region not in ctx.allowed_regions:
         raise ResidencyViolation(
-            POLICY_REGION,
+            policy,
             field,
             f"got {region!r}; expected one of the environment's allowed_regions "
             f"{', '.join(ctx.allowed_regions)}",
@@ -101,6 +116,56 @@ def place(region: str, ctx: ShapeContext, field: str = "region") -> Placement:
 def check_account_id(value: str | None) -> str | None:
     if value is not None and not ACCOUNT_ID.match(value):
         raise ValueError(f"got {value!r}; expected a 12-digit AWS account id")
+    return value
+
+
+def place_model(model: str, region: str, ctx: ShapeContext, field: str) -> frozenset[str]:
+    """Where a call to ``model`` from ``region`` may process; refused if outside the zone.
+
+    A model id processes in ``region``; a geographic inference profile in its destination
+    Regions for that source (from the reviewed snapshot; an unknown profile is refused, not
+    guessed); a ``global.`` profile anywhere, so it is always refused.
+    """
+    prefix, _ = split_profile_id(model)
+    if prefix == GLOBAL_JURISDICTION:
+        raise ResidencyViolation(
+            POLICY_PROFILE,
+            field,
+            f"got {model!r}: a global inference profile may route to any commercial Region "
+            "and has no fixed destinations to grant; expected a model id or a geographic "
+            "profile whose destinations are in the zone",
+        )
+    try:
+        jurisdictions = bedrock_jurisdictions(model, region)
+    except (UnknownInferenceProfileError, UnsupportedSourceRegionError) as exc:
+        raise ResidencyViolation(POLICY_PROFILE, field, str(exc)) from None
+    outside = sorted(jurisdictions - ctx.jurisdictions)
+    if outside:
+        raise ResidencyViolation(
+            POLICY_PROFILE,
+            field,
+            f"got {model!r}: called from {region!r} it may process in jurisdictions "
+            f"{', '.join(outside)}; expected processing inside "
+            f"{', '.join(sorted(ctx.jurisdictions))} (choose another source Region or a "
+            "model id, which processes in the Region itself)",
+        )
+    return jurisdictions
+
+
+def check_unique(value: list[str]) -> list[str]:
+    repeated = sorted({v for v in value if value.count(v) > 1})
+    if repeated:
+        raise ValueError(f"must not repeat, repeated: {', '.join(repeated)}")
+    return value
+
+
+def check_own_tags(value: dict[str, str]) -> dict[str, str]:
+    reserved = sorted(k for k in value if k.startswith(TAG_PREFIX))
+    if reserved:
+        raise ValueError(
+            f"tag keys {', '.join(reserved)} are reserved; expected keys not starting with "
+            f"'{TAG_PREFIX}' (Gatehouse sets those from the environment)"
+        )
     return value
 
 

@@ -628,8 +628,9 @@ def permissions_boundary(boundary: VendorBoundary, account: Account) -> Document
     It allows the listed services (and, optionally, inference on the listed Bedrock
     models), and denies: any call outside the allowed Regions except to global services;
     changes to the vendor role, this boundary, the customer's key, trail and trail bucket;
-    creating or changing roles and users without this same boundary, or outside the workload
-    path; and passing any role outside that path or to other services.
+    creating or changing roles without this same boundary, or outside the workload path;
+    creating users or long-term credentials; and passing any role outside that path or to
+    other services.
     Sources, checked 2026-11-27: https://docs.aws.amazon.com/IAM/latest/UserGuide/access_policies_boundaries.html
     and https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html
     (``iam:PermissionsBoundary``, ``iam:PassedToService``).
@@ -657,12 +658,7 @@ def permissions_boundary(boundary: VendorBoundary, account: Account) -> Document
         *_protect_statements(protected, account),
         _statement(
             "RequireThisBoundary",
-            (
-                "iam:CreateRole",
-                "iam:CreateUser",
-                "iam:PutRolePermissionsBoundary",
-                "iam:PutUserPermissionsBoundary",
-            ),
+            ("iam:CreateRole", "iam:PutRolePermissionsBoundary"),
             "*",
             effect="Deny",
             condition={"ArnNotEquals": {"iam:PermissionsBoundary": protected.boundary_arn}},
@@ -670,6 +666,12 @@ def permissions_boundary(boundary: VendorBoundary, account: Account) -> Document
         _statement(
             "KeepBoundaries",
             ("iam:DeleteRolePermissionsBoundary", "iam:DeleteUserPermissionsBoundary"),
+            "*",
+            effect="Deny",
+        ),
+        _statement(
+            "NoLongTermCredentials",
+            ("iam:CreateAccessKey", "iam:CreateLoginProfile", "iam:CreateUser"),
             "*",
             effect="Deny",
         ),

@@ -39,25 +39,17 @@ from components import aws_iam_documents as docs
 from components.common import (
     TAG_PREFIX,
     Price,
-    ResidencyViolation,
     Role,
     RouteDescriptor,
     ShapeArgs,
     ShapeContext,
 )
-from components.residency import (
-    GLOBAL_JURISDICTION,
-    UnknownInferenceProfileError,
-    UnsupportedSourceRegionError,
-    bedrock_jurisdictions,
-    split_profile_id,
-)
 
 SHAPE: Final = "bedrock_privatelink"
 PROVIDER: Final = "bedrock"
 
-# The pack's policy that refuses the same grants (policies/aws_bedrock_iam.py).
-POLICY_PROFILE: Final = "aws-iam-bedrock-profile-in-zone"
+# The pack's policy that refuses the same grants (policies/aws_iam.py).
+POLICY_PROFILE: Final = blocks.POLICY_PROFILE
 
 # Interface endpoint services ("Endpoint suffix" table) and their names,
 # com.amazonaws.<region>.<suffix>. Sources, checked 2026-11-27:
@@ -209,10 +201,7 @@ class BedrockPrivateLinkArgs(ShapeArgs):
     @field_validator("models")
     @classmethod
     def _unique_models(cls, value: list[str]) -> list[str]:
-        repeated = sorted({m for m in value if value.count(m) > 1})
-        if repeated:
-            raise ValueError(f"models must not repeat, repeated: {', '.join(repeated)}")
-        return value
+        return blocks.check_unique(value)
 
     @field_validator("client_security_group_ids")
     @classmethod
@@ -257,9 +246,7 @@ class BedrockPrivateLinkArgs(ShapeArgs):
     @field_validator("extra_endpoints")
     @classmethod
     def _unique_endpoints(cls, value: list[str]) -> list[str]:
-        if len(set(value)) != len(value):
-            raise ValueError("extra_endpoints must not repeat an endpoint")
-        return value
+        return blocks.check_unique(value)
 
     @field_validator("kms_key_id")
     @classmethod
@@ -279,13 +266,7 @@ class BedrockPrivateLinkArgs(ShapeArgs):
     @field_validator("tags")
     @classmethod
     def _own_tags(cls, value: dict[str, str]) -> dict[str, str]:
-        reserved = sorted(k for k in value if k.startswith(TAG_PREFIX))
-        if reserved:
-            raise ValueError(
-                f"tag keys {', '.join(reserved)} are reserved; expected keys not starting with "
-                f"'{TAG_PREFIX}' (Gatehouse sets those from the environment)"
-            )
-        return value
+        return blocks.check_own_tags(value)
 
     @model_validator(mode="after")
     def _consistent(self) -> BedrockPrivateLinkArgs:
@@ -335,36 +316,8 @@ def validate(args: BedrockPrivateLinkArgs, ctx: ShapeContext) -> Placement:
     where = blocks.place(args.region, ctx)
     found: dict[str, frozenset[str]] = {}
     for index, model in enumerate(args.models):
-        found[model] = _model_jurisdictions(model, index, args.region, ctx)
+        found[model] = blocks.place_model(model, args.region, ctx, f"models[{index}]")
     return Placement(where.region, where.jurisdiction, found)
-
-
-def _model_jurisdictions(model: str, index: int, region: str, ctx: ShapeContext) -> frozenset[str]:
-    field_path = f"models[{index}]"
-    prefix, _ = split_profile_id(model)
-    if prefix == GLOBAL_JURISDICTION:
-        raise ResidencyViolation(
-            POLICY_PROFILE,
-            field_path,
-            f"got {model!r}: a global inference profile may route to any commercial Region "
-            "and has no fixed destinations to grant; expected a model id or a geographic "
-            "profile whose destinations are in the zone",
-        )
-    try:
-        jurisdictions = bedrock_jurisdictions(model, region)
-    except (UnknownInferenceProfileError, UnsupportedSourceRegionError) as exc:
-        raise ResidencyViolation(POLICY_PROFILE, field_path, str(exc)) from None
-    outside = sorted(jurisdictions - ctx.jurisdictions)
-    if outside:
-        raise ResidencyViolation(
-            POLICY_PROFILE,
-            field_path,
-            f"got {model!r}: called from {region!r} it may process in jurisdictions "
-            f"{', '.join(outside)}; expected processing inside "
-            f"{', '.join(sorted(ctx.jurisdictions))} (choose another source Region or a "
-            "model id, which processes in the Region itself)",
-        )
-    return jurisdictions
 
 
 def _service_endpoint_policy(endpoint: str, account: docs.Account) -> docs.Document:
