@@ -35,3 +35,16 @@ def merge(first: list[Finding], second: list[Finding]) -> list[Finding]:
             continue
         out.append(f)
     return out
+
+
+class CombinedDetector:
+    """Several detectors as one; on overlap the longer finding wins."""
+
+    def __init__(self, *detectors: Detector) -> None:
+        self._detectors = detectors
+
+    def detect(self, text: str) -> list[Finding]:
+        found: list[Finding] = []
+        for detector in self._detectors:
+            found = merge(found, detector.detect(text))
+        return found

@@ -79,7 +79,9 @@ def _confirm(rule: Rule, data: bytes, start: int, end: int) -> re.Match[bytes] |
         if match is not None or not rule.context:
             return match
         return rule.pattern.search(data, start, end + _MAX_AFTER_TRIGGER)  # after a keyword
-    for match in rule.pattern.finditer(data, max(0, start - rule.lookback), end + _MAX_AFTER_TRIGGER):
+    for match in rule.pattern.finditer(
+        data, max(0, start - rule.lookback), end + _MAX_AFTER_TRIGGER
+    ):
         if match.start() >= end:
             return None
         if match.end() > start:
