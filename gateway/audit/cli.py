@@ -11,6 +11,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from gateway.audit.location import parse_location
 from gateway.audit.verify import VerifyResult, verify
 
 
@@ -63,6 +64,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = _parser().parse_args(argv)
     except SystemExit as exit_:
         return int(exit_.code or 0)
+    try:
+        parse_location(args.source, allow_bare_path=True)
+    except ValueError as exc:
+        print(f"error: source: got {args.source!r}; expected {exc}", file=sys.stderr)
+        return 2
     try:
         result = verify(
             args.source,

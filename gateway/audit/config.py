@@ -84,7 +84,7 @@ class AuditConfig(BaseModel):
     @classmethod
     def _endpoint(cls, value: str | None) -> str | None:
         if value is not None and urlsplit(value).scheme not in ("https", "http"):
-            raise ValueError(f"got {value!r}, expected an http(s) URL")
+            raise ValueError("an http(s) URL")
         return value
 
     def resolved_dir(self, default: Path) -> Path:

@@ -45,38 +45,44 @@ def _loopback(host: str) -> bool:
         return False
 
 
-def _azure(url: str, scheme: str, host: str, port: int | None, path: str) -> SinkLocation:
+def _azure(scheme: str, host: str, port: int | None, path: str) -> SinkLocation:
     parts = [p for p in path.split("/") if p]
     path_style = _loopback(host)
     if scheme == "http" and not path_style:
-        raise ValueError(f"got {url!r}: plain http is allowed only for a loopback emulator")
+        raise ValueError(
+            "https:// (plain http is allowed only for a loopback emulator), as in "
+            "https://<account>.blob.core.windows.net/<container>"
+        )
     if path_style:
         if len(parts) < 2:
-            raise ValueError(f"got {url!r}, expected http://127.0.0.1:<port>/<account>/<container>")
+            raise ValueError("http://127.0.0.1:<port>/<account>/<container> for an emulator")
         account, container, rest = parts[0], parts[1], parts[2:]
         root = f"{scheme}://{host}{f':{port}' if port else ''}/{account}/{container}"
     else:
         if not parts:
-            raise ValueError(f"got {url!r}, expected {EXPECTED} (the container is missing)")
+            raise ValueError(
+                "https://<account>.blob.core.windows.net/<container> (the container is missing)"
+            )
         account, container, rest = host.split(".")[0], parts[0], parts[1:]
         root = f"https://{host}{f':{port}' if port else ''}/{container}"
     return SinkLocation(kind="azure", container_url=root, account=account, prefix="/".join(rest))
 
 
 def parse_location(url: str, *, allow_bare_path: bool = False) -> SinkLocation:
-    """Parse a sink URL; raises ``ValueError`` naming the value and the accepted forms."""
+    """Parse a sink URL; raises ``ValueError`` whose message is the form that was expected
+    (the caller names the field and the value, as config errors do)."""
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
     if scheme == "file":
         if parts.netloc not in ("", "localhost") or not parts.path.startswith("/"):
-            raise ValueError(f"got {url!r}, expected file:///absolute/path")
+            raise ValueError("file:///absolute/path")
         return SinkLocation(kind="file", path=Path(parts.path))
     if scheme == "s3":
         if not parts.netloc:
-            raise ValueError(f"got {url!r}, expected s3://bucket/prefix (the bucket is missing)")
+            raise ValueError("s3://bucket/prefix (the bucket is missing)")
         return SinkLocation(kind="s3", bucket=parts.netloc, prefix=parts.path.strip("/"))
     if scheme in ("https", "http") and parts.hostname:
-        return _azure(url, scheme, parts.hostname, parts.port, parts.path)
+        return _azure(scheme, parts.hostname, parts.port, parts.path)
     if allow_bare_path and not scheme and url:
         return SinkLocation(kind="file", path=Path(url))
-    raise ValueError(f"got {url!r}, expected {EXPECTED}")
+    raise ValueError(EXPECTED)

@@ -10,6 +10,7 @@ from pydantic import ValidationError
 
 from gateway.audit import AuditConfig, default_audit_dir
 from gateway.audit.location import parse_location
+from gateway.validation import problems
 
 
 @pytest.mark.parametrize(
@@ -44,20 +45,23 @@ def test_locations_are_parsed() -> None:
 
 
 @pytest.mark.parametrize(
-    ("sink", "words"),
+    ("sink", "expected"),
     [
-        ("ftp://host/x", "expected file:///absolute/path"),
-        ("file://relative/x", "expected file:///absolute/path"),
-        ("s3:///prefix", "bucket is missing"),
-        ("http://acct.blob.core.windows.net/c", "only for a loopback emulator"),
-        ("https://acct.blob.core.windows.net", "container is missing"),
+        ("ftp://host/x", "file:///absolute/path, s3://bucket/prefix or https://"),
+        ("file://relative/x", "file:///absolute/path"),
+        ("s3:///prefix", "s3://bucket/prefix (the bucket is missing)"),
+        ("http://acct.blob.core.windows.net/c", "plain http is allowed only for a loopback"),
+        ("https://acct.blob.core.windows.net", "(the container is missing)"),
     ],
 )
-def test_bad_sink_names_field_value_and_expectation(sink: str, words: str) -> None:
+def test_bad_sink_names_field_value_and_expectation(sink: str, expected: str) -> None:
+    data = {"sink": sink}
     with pytest.raises(ValidationError) as error:
-        AuditConfig(sink=sink)
-    text = str(error.value)
-    assert "sink" in text and repr(sink) in text and words in text
+        AuditConfig.model_validate(data)
+    (problem,) = problems(error.value, data)
+    assert (problem.path, problem.received) == ("sink", repr(sink))
+    assert expected in problem.expected
+    assert str(problem).startswith(f"sink: got {sink!r}; expected ")
 
 
 def test_defaults_are_safe() -> None:
