@@ -14,6 +14,14 @@ _MODULES = (
     "policies.azure_residency",
     "policies.azure_openai",
     "policies.azure_stack",
+    "policies.aws_residency",
+    "policies.aws_iam",
+    "policies.aws_bedrock",
+    "policies.aws_s3",
+    "policies.aws_kms",
+    "policies.aws_network",
+    "policies.aws_logging",
+    "policies.aws_byoc",
 )
 
 
