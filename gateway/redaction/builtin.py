@@ -90,12 +90,12 @@ def _confirm(rule: Rule, data: bytes, start: int, end: int) -> re.Match[bytes] |
 
 
 def _char_offsets(data: bytes, found: list[Finding]) -> list[Finding]:
-    """Byte offsets to character offsets; findings start and end on ASCII bytes."""
+    """Byte offsets to character offsets (findings start and end on character boundaries)."""
     out: list[Finding] = []
     byte_pos = char_pos = 0
     for f in found:
-        char_pos += len(data[byte_pos : f.start].decode("utf-8", "surrogatepass"))
-        length = f.end - f.start  # a finding is ASCII: bytes == characters
-        out.append(Finding(f.entity, char_pos, char_pos + length))
-        byte_pos = f.start
+        start = char_pos + len(data[byte_pos : f.start].decode("utf-8", "surrogatepass"))
+        end = start + len(data[f.start : f.end].decode("utf-8", "surrogatepass"))
+        out.append(Finding(f.entity, start, end))
+        byte_pos, char_pos = f.end, end
     return out

@@ -2,15 +2,15 @@
 
 Rules, by entity:
 
-* EMAIL_ADDRESS: the first character of the local part and the domain stay,
-  ``anna.k@example.com`` -> ``a*****@example.com``;
+* EMAIL_ADDRESS: the first character of the local part and the domain stay, the rest of
+  the local part (dots included) is masked: ``anna.k@example.com`` -> ``a*****@example.com``;
 * CREDIT_CARD, IBAN_CODE, PHONE_NUMBER and the national ids (US_SSN, DE_TAX_ID, FR_NIR,
   ES_NIF, ES_NIE, IT_FISCAL_CODE, NL_BSN, PL_PESEL): the last 4 letters or digits stay,
   ``4111 1111 1111 1234`` -> ``**** **** **** 1234``;
 * everything else (IP addresses, every secret, PERSON, LOCATION): every letter and digit
   is masked.
 
-Separators (spaces, ``-``, ``.``, ``/``, ``+``, ``:``, ``@``, line breaks) always stay.
+Elsewhere separators (spaces, ``-``, ``.``, ``/``, ``+``, ``:``, line breaks) stay.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ _KEEP_LAST_4 = frozenset({E.CREDIT_CARD, E.IBAN_CODE, E.PHONE_NUMBER}) | E.NATIO
 def mask(entity: str, value: str) -> str:
     if entity == E.EMAIL_ADDRESS:
         local, at, domain = value.rpartition("@")
-        return local[:1] + _hide(local[1:], 0) + at + domain
+        return local[:1] + MASK * (len(local) - 1) + at + domain
     return _hide(value, 4 if entity in _KEEP_LAST_4 else 0)
 
 

@@ -136,13 +136,14 @@ RULES: tuple[Rule, ...] = (
         end_class=_rx(rb"[" + _TOKEN + rb"]"),
     ),
     Rule(
-        E.EMAIL_ADDRESS,
-        (rb"[A-Za-z0-9._%+-]@[A-Za-z0-9]",),
+        E.EMAIL_ADDRESS,  # internationalised local parts and domains (UTF-8) included
+        (rb"[A-Za-z0-9._%+\x80-\xff-]@[A-Za-z0-9\x80-\xff]",),
         _rx(
-            rb"\b[A-Za-z0-9][A-Za-z0-9._%+-]{0,63}@"
-            rb"(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.){1,8}[A-Za-z]{2,24}\b"
+            rb"(?<![A-Za-z0-9._%+\x80-\xff-])[A-Za-z0-9_%+\x80-\xff][A-Za-z0-9._%+\x80-\xff-]{0,127}@"
+            rb"(?:[A-Za-z0-9\x80-\xff](?:[A-Za-z0-9\x80-\xff-]{0,61}[A-Za-z0-9\x80-\xff])?\.)"
+            rb"{1,8}[A-Za-z]{2,24}\b"
         ),
-        lookback=65,
+        lookback=130,
     ),
     Rule(
         E.IBAN_CODE,
