@@ -10,8 +10,6 @@ import asyncio
 import fcntl
 from pathlib import Path
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import Connection, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -22,6 +20,9 @@ SCRIPT_LOCATION = "gateway.store:migrations"
 
 
 def _upgrade(connection: Connection) -> None:
+    from alembic import command  # imported here: only start-up needs it
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", SCRIPT_LOCATION)
     cfg.attributes["connection"] = connection
