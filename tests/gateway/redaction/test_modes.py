@@ -21,7 +21,7 @@ TEXT = f"Ada (ada@example.com) pays with {CARD}; Bob is bob@example.org; ada@exa
 
 def session(mode: Mode, **config: object) -> RequestRedaction:
     redactor = Redactor(
-        RedactionConfig(mode=mode, **config),  # type: ignore[arg-type]
+        RedactionConfig(mode=mode, **config),
         registry=CollectorRegistry(),
         detector=DETECTOR,
     )

@@ -85,7 +85,7 @@ def test_every_role_tool_results_tool_calls_and_legacy_function_calls() -> None:
 
 
 def test_multimodal_text_parts_are_scanned_and_image_parts_untouched() -> None:
-    body = {
+    body: dict[str, Any] = {
         "model": "chat",
         "messages": [
             {

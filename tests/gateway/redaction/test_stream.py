@@ -9,8 +9,8 @@ from prometheus_client import CollectorRegistry
 
 from gateway.redaction.builtin import BuiltinDetector
 from gateway.redaction.config import Mode, RedactionConfig
-from gateway.redaction.errors import PIIDetected
 from gateway.redaction.engine import Redactor
+from gateway.redaction.errors import PIIDetected
 from gateway.redaction.session import RequestRedaction
 from gateway.redaction.stream import MAX_HOLD, TAIL, ChunkRedactor, StreamBuffer
 
@@ -130,7 +130,7 @@ def _chunk(delta: dict[str, Any], finish: str | None = None, index: int = 0) -> 
 
 
 def _collect(chunks: list[dict[str, Any]]) -> tuple[str, dict[int, str]]:
-    content, tools = "", {}
+    content, tools = "", dict[int, str]()
     for chunk in chunks:
         for choice in chunk["choices"]:
             delta = choice["delta"]
