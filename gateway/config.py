@@ -33,6 +33,7 @@ from pydantic import (
     model_validator,
 )
 
+from gateway.audit.config import AuditConfig
 from gateway.telemetry.config import TelemetryConfig
 from gateway.validation import problems
 from gateway.webhooks.config import WebhookEndpoint
@@ -314,6 +315,10 @@ class GatewayConfig(_Model):
     circuit_breaker: CircuitBreakerPolicy = CircuitBreakerPolicy()
     upstream_pool: UpstreamPool = UpstreamPool()
     telemetry: TelemetryConfig = TelemetryConfig()
+    audit: AuditConfig = Field(
+        default_factory=AuditConfig,
+        description="default: a local trail beside the store; the gateway never runs without one",
+    )
     webhooks: list[WebhookEndpoint] = Field(
         default_factory=list, description="where operational events are sent; default: nowhere"
     )

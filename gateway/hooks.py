@@ -68,8 +68,13 @@ if TYPE_CHECKING:
 log = logging.getLogger("gateway.hooks")
 
 HOOK_FACTORIES: tuple[str, ...] = (
-    # telemetry outermost: its on_complete runs last and every refusal reaches it
+    # webhooks first: started before and shut down after every hook that publishes events
+    "gateway.webhooks.hook:build_webhooks_hook",
+    # telemetry outermost on the request path: its on_complete runs last, every refusal
+    # reaches it
     "gateway.telemetry.hook:build_telemetry_hook",
+    # audit wraps the ledger, so it records the settled cost
+    "gateway.audit.hook:build_audit_hook",
 )
 """``"module:function"`` entries, outermost first; later issues add theirs here."""
 

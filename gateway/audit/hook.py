@@ -223,7 +223,7 @@ class ContentAuditHook(AuditHook):
 
 def build_audit_hook(services: HookServices) -> AuditHook:
     """The hook factory listed in ``gateway.hooks.HOOK_FACTORIES``."""
-    config: AuditConfig = getattr(services.config, "audit", None) or AuditConfig()
+    config: AuditConfig = services.config.audit
 
     def publish(failure: ShipFailure) -> None:
         services.events.publish(SHIP_FAILED_EVENT, asdict(failure))
