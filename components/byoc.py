@@ -501,7 +501,9 @@ class Byoc(pulumi.ComponentResource):
             # The ARN is built from the policy's name so the role and the boundary (which
             # names the role) need not wait on each other's outputs.
             permissions_boundary=self.boundary_arn,
-            tags=self._tags(Role.IDENTITY),
+            # The vendor-operated stack runs under this role in the home Region: it is the
+            # shape's compute, which the co-location policy pairs the trail and logs with.
+            tags=self._tags(Role.COMPUTE),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[boundary]),
         )
         for index, policy_arn in enumerate(self._args.vendor_policy_arns):

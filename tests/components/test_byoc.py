@@ -170,6 +170,8 @@ def test_vendor_role_trust_requires_the_external_id_and_stays_secret(
     assert role["maxSessionDuration"] == 3600
     assert role["permissionsBoundary"] == BOUNDARY_ARN
     assert role["name"] == "gatehouse-byoc-eu-byoc-vendor" and role["path"] == "/gatehouse/"
+    # The vendor-operated stack is the shape's compute; its logs are co-located with it.
+    assert role["tags"]["gatehouse:role"] == "compute"
 
 
 def test_source_identity_and_session_length_are_honoured() -> None:
