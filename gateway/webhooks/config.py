@@ -9,7 +9,7 @@ Example::
       - url: https://example.service-now.com/api/now/table/incident
         format: servicenow
         authorization_env: SERVICENOW_AUTH       # "Basic ..." or "Bearer ..."
-        events: [residency.refused, audit.shipping_failed]
+        events: [residency.refused, audit.ship_failed]
         servicenow: {assignment_group: "AI Platform", category: software}
 
 Secure defaults: the URL must be https (plain http only on loopback), JSON endpoints must
@@ -29,7 +29,7 @@ EventType = Literal[
     "budget.threshold",
     "residency.refused",
     "circuit.opened",
-    "audit.shipping_failed",
+    "audit.ship_failed",
 ]
 EVENT_TYPES: tuple[EventType, ...] = get_args(EventType)
 Format = Literal["json", "servicenow"]
