@@ -78,7 +78,7 @@ def _watch_circuit(metrics: GatewayMetrics, target: Target) -> None:
 
 
 def _count_events(metrics: GatewayMetrics, event: Event) -> None:
-    metrics.events.labels(event.type).inc()
+    metrics.events(event.type).inc()
 
 
 def build_telemetry_hook(

@@ -36,6 +36,7 @@ import time
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from types import MappingProxyType
+from typing import Generic, TypeVar
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
@@ -49,10 +50,33 @@ FINDINGS_KEY = "redaction.findings"
 
 CIRCUIT_STATES: Mapping[str, int] = MappingProxyType({"closed": 0, "half_open": 1, "open": 2})
 NONE = "none"
+_NUMBER = (Decimal, int, float)
 OTHER = "other"
 
 DURATION_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
 OVERHEAD_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0015, 0.0025, 0.005, 0.01, 0.025, 0.1)
+
+
+Family = TypeVar("Family", Counter, Gauge, Histogram)
+
+
+class Labelled(Generic[Family]):
+    """A metric family whose labelled children are cached: label values are bounded, and
+    ``labels()`` costs several times the increment on the request path."""
+
+    __slots__ = ("_children", "family")
+    family: Family
+    _children: dict[tuple[str, ...], Family]
+
+    def __init__(self, family: Family) -> None:
+        self.family = family
+        self._children = {}
+
+    def __call__(self, *values: str) -> Family:
+        child = self._children.get(values)
+        if child is None:
+            child = self._children[values] = self.family.labels(*values)
+        return child
 
 
 def deployment_label(ctx: RequestContext) -> str:
@@ -71,68 +95,88 @@ class GatewayMetrics:
 
     def __init__(self, registry: CollectorRegistry, models: Iterable[str]) -> None:
         self._models = frozenset(models)
-        self.requests = Counter(
-            "gatehouse_requests",
-            "Requests by model alias, deployment, HTTP status and team",
-            ["model", "deployment", "status", "team"],
-            registry=registry,
+        self.requests = Labelled(
+            Counter(
+                "gatehouse_requests",
+                "Requests by model alias, deployment, HTTP status and team",
+                ["model", "deployment", "status", "team"],
+                registry=registry,
+            )
         )
-        self.duration = Histogram(
-            "gatehouse_request_duration_seconds",
-            "Request latency, arrival to the last byte",
-            ["model", "deployment"],
-            buckets=DURATION_BUCKETS,
-            registry=registry,
+        self.duration = Labelled(
+            Histogram(
+                "gatehouse_request_duration_seconds",
+                "Request latency, arrival to the last byte",
+                ["model", "deployment"],
+                buckets=DURATION_BUCKETS,
+                registry=registry,
+            )
         )
-        self.overhead = Histogram(
-            "gatehouse_gateway_overhead_seconds",
-            "Time spent in the gateway, excluding upstream waits and retry back-off "
-            "(non-streamed requests)",
-            ["model"],
-            buckets=OVERHEAD_BUCKETS,
-            registry=registry,
+        self.overhead = Labelled(
+            Histogram(
+                "gatehouse_gateway_overhead_seconds",
+                "Time spent in the gateway, excluding upstream waits and retry back-off "
+                "(non-streamed requests)",
+                ["model"],
+                buckets=OVERHEAD_BUCKETS,
+                registry=registry,
+            )
         )
-        self.tokens = Counter(
-            "gatehouse_tokens",
-            "Tokens reported by the upstream",
-            ["model", "deployment", "team", "type"],
-            registry=registry,
+        self.tokens = Labelled(
+            Counter(
+                "gatehouse_tokens",
+                "Tokens reported by the upstream",
+                ["model", "deployment", "team", "type"],
+                registry=registry,
+            )
         )
-        self.cost = Counter(
-            "gatehouse_cost",
-            "Settled cost of requests, in the gateway's currency",
-            ["model", "deployment", "team", "currency"],
-            registry=registry,
+        self.cost = Labelled(
+            Counter(
+                "gatehouse_cost",
+                "Settled cost of requests, in the gateway's currency",
+                ["model", "deployment", "team", "currency"],
+                registry=registry,
+            )
         )
-        self.upstream_errors = Counter(
-            "gatehouse_upstream_errors",
-            "Failed upstream attempts by deployment and status",
-            ["deployment", "status"],
-            registry=registry,
+        self.upstream_errors = Labelled(
+            Counter(
+                "gatehouse_upstream_errors",
+                "Failed upstream attempts by deployment and status",
+                ["deployment", "status"],
+                registry=registry,
+            )
         )
-        self.circuit = Gauge(
-            "gatehouse_circuit_state",
-            "Circuit breaker state per deployment: 0 closed, 1 half-open, 2 open",
-            ["model", "deployment"],
-            registry=registry,
+        self.circuit = Labelled(
+            Gauge(
+                "gatehouse_circuit_state",
+                "Circuit breaker state per deployment: 0 closed, 1 half-open, 2 open",
+                ["model", "deployment"],
+                registry=registry,
+            )
         )
-        self.redactions = Counter(
-            "gatehouse_redactions",
-            "Entities redacted from prompts, by entity type",
-            ["entity"],
-            registry=registry,
+        self.redactions = Labelled(
+            Counter(
+                "gatehouse_redactions",
+                "Entities redacted from prompts, by entity type",
+                ["entity"],
+                registry=registry,
+            )
         )
-        self.rejections = Counter(
-            "gatehouse_rejections",
-            "Requests refused by the gateway before any upstream attempt, by error code",
-            ["code"],
-            registry=registry,
+        self.rejections = Labelled(
+            Counter(
+                "gatehouse_rejections",
+                "Requests refused by the gateway before any upstream attempt, by error code",
+                ["code"],
+                registry=registry,
+            )
         )
-        self.events = Counter(
-            "gatehouse_events",
-            "Operational events published (budget thresholds, residency refusals, ...)",
-            ["type"],
-            registry=registry,
+        self.events = Labelled(
+            Counter(
+                "gatehouse_events",
+                "Operational events published (budget thresholds, residency refusals, ...)",
+                ["type"],
+                registry=registry,
+            )
         )
 
     def model_label(self, model: str | None) -> str:
@@ -141,34 +185,34 @@ class GatewayMetrics:
         return model if model in self._models else OTHER
 
     def set_circuit(self, model: str, deployment: str, state: str) -> None:
-        self.circuit.labels(model, deployment).set(CIRCUIT_STATES.get(state, -1))
+        self.circuit(model, deployment).set(CIRCUIT_STATES.get(state, -1))
 
     def record(self, ctx: RequestContext, status: int, error: GatewayError | None) -> None:
         """Count one finished request (answered, failed or refused)."""
         model = self.model_label(ctx.model)
         deployment = deployment_label(ctx)
         team = (ctx.identity.team if ctx.identity is not None else None) or NONE
-        self.requests.labels(model, deployment, str(status), team).inc()
-        self.duration.labels(model, deployment).observe(time.perf_counter() - ctx.started)
+        self.requests(model, deployment, str(status), team).inc()
+        self.duration(model, deployment).observe(time.perf_counter() - ctx.started)
         if not ctx.stream:
-            self.overhead.labels(model).observe(ctx.overhead_ms() / 1000.0)
+            self.overhead(model).observe(ctx.overhead_ms() / 1000.0)
         usage = ctx.usage or {}
         for kind, key in (("input", "prompt_tokens"), ("output", "completion_tokens")):
             count = _int(usage.get(key))
             if count:
-                self.tokens.labels(model, deployment, team, kind).inc(count)
+                self.tokens(model, deployment, team, kind).inc(count)
         settled = ctx.state.get(USAGE_KEY)
         cost = getattr(settled, "cost", None)
-        if isinstance(cost, Decimal | int | float) and cost > 0:
+        if isinstance(cost, _NUMBER) and cost > 0:
             currency = str(getattr(settled, "currency", "") or NONE)
-            self.cost.labels(model, deployment, team, currency).inc(float(cost))
+            self.cost(model, deployment, team, currency).inc(float(cost))
         for attempt in ctx.attempts:
             if attempt.error is not None:
-                self.upstream_errors.labels(attempt.deployment_id, str(attempt.status)).inc()
+                self.upstream_errors(attempt.deployment_id, str(attempt.status)).inc()
         findings = ctx.state.get(FINDINGS_KEY)
         if isinstance(findings, Mapping):
             for entity, count in findings.items():
                 if _int(count):
-                    self.redactions.labels(str(entity)).inc(count)
+                    self.redactions(str(entity)).inc(count)
         if error is not None and not ctx.attempts:
-            self.rejections.labels(error.code or NONE).inc()
+            self.rejections(error.code or NONE).inc()
