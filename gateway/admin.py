@@ -1,14 +1,16 @@
 """The admin API: ``POST/GET /admin/keys`` and ``DELETE /admin/keys/{id}``.
 
 Authorised by the bootstrap admin key (:mod:`gateway.auth.admin`); disabled (404) when
-none is configured. A created key is returned once and stored only as its hash.
+none is configured. A created key is returned once and stored only as its hash. A key may be
+created with a budget (``"budget": {"amount": 50, "period": "monthly"}``), which is stored
+before the key, so the key never works without it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Awaitable, Callable, Collection
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -18,6 +20,7 @@ from gateway.auth.api_keys import KeyCache, generate_key
 from gateway.body import parse_object
 from gateway.context import RequestContext
 from gateway.errors import bad_request, not_found
+from gateway.ledger.budgets import BudgetSpec
 from gateway.routing.residency import normalise
 from gateway.store import KeyStore, NewKey
 from gateway.validation import problems
@@ -26,6 +29,8 @@ KEYS_PATH = "/admin/keys"
 _ADMIN_BODY_LIMIT = 64 * 1024
 
 RedactionMode = Literal["redact", "mask", "block", "off"]
+KeyBudgetSetter = Callable[[str, BudgetSpec, RequestContext], Awaitable[dict[str, Any]]]
+"""stores the budget of a key about to be created (key id, budget, request); returns it"""
 
 
 class KeyRequest(BaseModel):
@@ -41,6 +46,7 @@ class KeyRequest(BaseModel):
     models: list[str] | None = Field(None, description="null: every configured model")
     expires_at: AwareDatetime | None = None
     redaction: RedactionMode | None = Field(None, description="per-key redaction mode override")
+    budget: BudgetSpec | None = Field(None, description="the key's budget; default: none")
 
     @field_validator("jurisdictions")
     @classmethod
@@ -57,12 +63,19 @@ class KeyRequest(BaseModel):
 
 class AdminAPI:
     def __init__(
-        self, guard: AdminGuard, keys: KeyStore, cache: KeyCache | None, models: Collection[str]
+        self,
+        guard: AdminGuard,
+        keys: KeyStore,
+        cache: KeyCache | None,
+        models: Collection[str],
+        *,
+        key_budgets: KeyBudgetSetter | None = None,
     ) -> None:
         self._guard = guard
         self._keys = keys
         self._cache = cache
         self._models = models
+        self._key_budgets = key_budgets
 
     async def _request(self, request: Request) -> KeyRequest:
         data = parse_object(await request.json_body(_ADMIN_BODY_LIMIT))
@@ -84,6 +97,11 @@ class AdminAPI:
         self._guard.check(request.headers)
         spec = await self._request(request)
         issued = generate_key()
+        budget: dict[str, Any] = {}
+        if spec.budget is not None:
+            if self._key_budgets is None:
+                raise bad_request("budget: key budgets are not available", "budget")
+            budget["budget"] = await self._key_budgets(issued.id, spec.budget, ctx)
         record = await self._keys.create(
             NewKey(
                 id=issued.id,
@@ -98,7 +116,7 @@ class AdminAPI:
         )
         if self._cache is not None:
             self._cache.put(record)
-        return json_response(201, {"id": record.id, "key": issued.key, **record.public()})
+        return json_response(201, {"id": record.id, "key": issued.key, **record.public(), **budget})
 
     async def list_keys(self, request: Request, ctx: RequestContext) -> AnyResponse:
         self._guard.check(request.headers)

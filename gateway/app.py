@@ -24,6 +24,7 @@ from gateway.context import RequestContext
 from gateway.errors import GatewayError, method_not_allowed, not_found
 from gateway.events import EventBus
 from gateway.hooks import Hook, HookChain, HookServices, build_hooks
+from gateway.ledger.admin import LedgerAdmin
 from gateway.middleware import context_middleware, context_of, error_middleware
 from gateway.providers import create_adapter
 from gateway.providers.base import Adapter
@@ -154,11 +155,14 @@ class GatewayApp:
             max_body_bytes=config.max_body_bytes,
             rng=rng,
         )
+        guard = AdminGuard(config.auth.admin_key_env, environ)
+        ledger_admin = LedgerAdmin.from_hooks(guard, self.hooks.hooks)
         admin = AdminAPI(
-            AdminGuard(config.auth.admin_key_env, environ),
+            guard,
             self.store.keys,
             self.keys,
             [m.name for m in config.models],
+            key_budgets=ledger_admin.set_key_budget,
         )
         router = Router(
             exact={
@@ -169,6 +173,7 @@ class GatewayApp:
                 "/readyz": {"GET": self.readyz},
                 METRICS_PATH: {"GET": self.metrics.serve},
                 KEYS_PATH: {"POST": admin.create_key, "GET": admin.list_keys},
+                **ledger_admin.routes(),
             },
             prefixed={KEYS_PATH: {"DELETE": admin.revoke_key}},
         )

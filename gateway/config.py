@@ -34,6 +34,8 @@ from pydantic import (
 )
 
 from gateway.audit.config import AuditConfig
+from gateway.ledger.budgets import BudgetsConfig
+from gateway.limits.config import LimitsConfig
 from gateway.telemetry.config import TelemetryConfig
 from gateway.validation import problems
 from gateway.webhooks.config import WebhookEndpoint
@@ -321,6 +323,14 @@ class GatewayConfig(_Model):
     )
     webhooks: list[WebhookEndpoint] = Field(
         default_factory=list, description="where operational events are sent; default: nowhere"
+    )
+    limits: LimitsConfig | None = Field(
+        default=None, description="rate limits (RPM, TPM per key and team); default: none"
+    )
+    budgets: BudgetsConfig | None = Field(
+        default=None,
+        description="the ledger: usage recorded for chargeback, budgets enforced; "
+        "default: off (no spend is recorded)",
     )
 
     @field_validator("store")

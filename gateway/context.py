@@ -91,6 +91,8 @@ class RequestContext:
     finished: float | None = None
     state: dict[str, Any] = field(default_factory=dict)
     """scratch space for hooks, keyed by hook name (a reservation id, a redaction map...)"""
+    response_headers: dict[str, str] = field(default_factory=dict)
+    """headers hooks add to the answer, streamed or not (``x-ratelimit-*``...)"""
 
     @property
     def region(self) -> str | None:

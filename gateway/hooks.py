@@ -75,6 +75,9 @@ HOOK_FACTORIES: tuple[str, ...] = (
     "gateway.telemetry.hook:build_telemetry_hook",
     # audit wraps the ledger, so it records the settled cost
     "gateway.audit.hook:build_audit_hook",
+    # limits before the ledger: a request over its rate never holds budget
+    "gateway.limits.hook:build_limits_hook",
+    "gateway.ledger.hook:build_ledger_hook",
 )
 """``"module:function"`` entries, outermost first; later issues add theirs here."""
 

@@ -1,7 +1,8 @@
 """The gateway's ASGI middleware, plain callables wrapping an ASGI app.
 
 * :func:`context_middleware` creates the :class:`~gateway.context.RequestContext` and adds
-  ``x-request-id`` and ``x-gatehouse-overhead-ms`` to every response.
+  ``x-request-id``, ``x-gatehouse-overhead-ms`` and the hooks' ``ctx.response_headers`` to
+  every response.
 * :func:`error_middleware` is the one exception handler: any
   :class:`~gateway.errors.GatewayError` raised before the response started becomes an
   OpenAI-style error body; anything else becomes a logged 500.
@@ -40,6 +41,10 @@ def context_middleware(app: ASGIApp) -> ASGIApp:
                     *message["headers"],
                     (b"x-request-id", ctx.request_id.encode()),
                     (b"x-gatehouse-overhead-ms", f"{ctx.overhead_ms():.3f}".encode()),
+                    *(
+                        (k.encode("latin-1"), v.encode("latin-1"))
+                        for k, v in ctx.response_headers.items()
+                    ),
                 ]
             await send(message)
 

@@ -14,6 +14,8 @@ import httpx
 from gateway.config import Timeouts, UpstreamPool
 from gateway.providers.base import UpstreamError, UpstreamRequest
 
+_MAX_CACHED_URLS = 4096
+
 
 def _origin(url: str) -> str:
     scheme, _, rest = url.partition("://")
@@ -31,7 +33,31 @@ class ClientPool:
             max_keepalive_connections=pool.max_keepalive_connections,
             keepalive_expiry=pool.keepalive_expiry_seconds,
         )
+        self._timeout_extension = self._timeout.as_dict()
         self._clients: dict[str, httpx.AsyncClient] = {}
+        self._targets: dict[str, tuple[httpx.AsyncClient, httpx.URL]] = {}
+
+    def request(self, req: UpstreamRequest) -> tuple[httpx.AsyncClient, httpx.Request]:
+        """The pooled client for ``req``'s origin and the ``httpx.Request`` to send on it.
+
+        Built directly rather than through ``client.build_request``: nothing of the
+        client's defaults (user agent, compression) is wanted, and the parsed URL of each
+        deployment endpoint is reused.
+        """
+        target = self._targets.get(req.url)
+        if target is None:
+            target = (self.client_for(req.url), httpx.URL(req.url))
+            if len(self._targets) < _MAX_CACHED_URLS:
+                self._targets[req.url] = target
+        client, url = target
+        request = httpx.Request(
+            req.method,
+            url,
+            headers=req.headers,
+            content=req.body,
+            extensions={"timeout": dict(self._timeout_extension)},
+        )
+        return client, request
 
     def client_for(self, url: str) -> httpx.AsyncClient:
         origin = _origin(url)
@@ -43,6 +69,7 @@ class ClientPool:
         return client
 
     async def aclose(self) -> None:
+        self._targets = {}
         clients, self._clients = list(self._clients.values()), {}
         for client in clients:
             await client.aclose()
@@ -70,8 +97,7 @@ def transport_error(exc: Exception) -> UpstreamError:
 async def exchange(pool: ClientPool, req: UpstreamRequest, *, stream: bool) -> httpx.Response:
     """Send ``req``. The body is read unless ``stream`` is set and the status is 2xx, in
     which case the caller must consume and close the returned response."""
-    client = pool.client_for(req.url)
-    request = client.build_request(req.method, req.url, headers=req.headers, content=req.body)
+    client, request = pool.request(req)
     response: httpx.Response | None = None
     try:
         async with asyncio.timeout(pool.total):

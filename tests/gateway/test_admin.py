@@ -91,11 +91,11 @@ def test_revoke_unknown_key(gateway: Gateway) -> None:
 
 
 def test_unknown_field_is_named(gateway: Gateway) -> None:
-    response = gateway.admin("POST", "/admin/keys", json={"team": "t", "budget": 10})
+    response = gateway.admin("POST", "/admin/keys", json={"team": "t", "quota": 10})
     assert response.status_code == 400
     error = response.json()["error"]
-    assert error["param"] == "budget"
-    assert "budget: got 10; expected no such field" in error["message"]
+    assert error["param"] == "quota"
+    assert "quota: got 10; expected no such field" in error["message"]
 
 
 def test_wrong_types_and_values_are_named(gateway: Gateway) -> None:

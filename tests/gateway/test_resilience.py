@@ -92,10 +92,26 @@ def test_timeout_falls_back(tmp_path: Path, fakes: Any) -> None:
     primary.queue(Reply(delay=1.0), Reply(delay=1.0))
     config = two_deployments(tmp_path, a, b, timeouts={"total": 0.2})
     with run_gateway(config) as gw:
+        key = gw.create_key()
         started = time.monotonic()
-        response = gw.post("/v1/chat/completions", gw.create_key(), json=BODY)
+        response = gw.post("/v1/chat/completions", key, json=BODY)
+        elapsed = time.monotonic() - started
     assert response.status_code == 200
-    assert time.monotonic() - started < 1.0
+    assert elapsed < 1.0
+    assert (primary.calls, secondary.calls) == (2, 1)
+
+
+def test_read_timeout_applies_to_each_attempt(tmp_path: Path, fakes: Any) -> None:
+    primary, secondary, a, b = fakes
+    primary.queue(Reply(delay=1.0), Reply(delay=1.0))
+    config = two_deployments(tmp_path, a, b, timeouts={"read": 0.2, "total": 30})
+    with run_gateway(config) as gw:
+        key = gw.create_key()
+        started = time.monotonic()
+        response = gw.post("/v1/chat/completions", key, json=BODY)
+        elapsed = time.monotonic() - started
+    assert response.status_code == 200
+    assert elapsed < 1.0
     assert (primary.calls, secondary.calls) == (2, 1)
 
 
