@@ -82,14 +82,14 @@ def _digits_only(validate: Callable[[str], bool], length: int) -> Checker:
 
 
 _CHECKERS: tuple[tuple[str, Checker], ...] = (
+    (E.FR_NIR, _digits_only(nir.is_valid, 15)),  # before cards: a NIR can pass Luhn too
     (E.CREDIT_CARD, _card),
-    (E.FR_NIR, _digits_only(nir.is_valid, 15)),
     (E.PL_PESEL, _digits_only(pesel.is_valid, 11)),
     (E.DE_TAX_ID, _digits_only(idnr.is_valid, 11)),
     (E.US_SSN, _ssn),
     (E.NL_BSN, _bsn),
 )
-"""Checksummed entities, most specific first; a phone is tried last (and first after ``+``)."""
+"""Checksummed entities, most specific first; a phone is tried last (and alone after ``+``)."""
 
 
 class NumericClassifier:
@@ -102,7 +102,7 @@ class NumericClassifier:
         self._nif = E.ES_NIF in enabled
 
     def classify(self, data: bytes, start: int, end: int) -> list[Finding]:
-        if data[end : end + 1].isalnum():
+        if _glued(data, start, end):
             return []
         candidate = data[start:end].decode("ascii")
         if candidate[-1].isalpha():
@@ -149,20 +149,34 @@ class NumericClassifier:
                 continue
             text = candidate[first : spans[j - 1][1]]
             digits = "".join(candidate[a:b] for a, b in spans[i:j])
-            entity = self._entity(text, digits, groups, context)
+            entity = self._entity(text, digits, groups, context, phone=i == 0)
             if entity is not None:
                 return entity, j
         return None
 
     def _entity(
-        self, text: str, digits: str, groups: tuple[int, ...], context: bytes
+        self, text: str, digits: str, groups: tuple[int, ...], context: bytes, *, phone: bool
     ) -> str | None:
-        if text.startswith(("+", "(+", "00", "(00")):
-            return E.PHONE_NUMBER if self._phone and is_phone(text, groups) else None
+        """``phone``: the span starts the run (a phone number is written on its own, so
+        digit groups in the middle of a longer run are never taken for one)."""
+        phone = phone and self._phone
+        if text.startswith(("+", "(+")):
+            return E.PHONE_NUMBER if phone and is_phone(text, groups) else None
         for entity, check in self._checkers:
             if _named(entity, groups, context) and check(text, digits, groups):
                 return entity
-        return E.PHONE_NUMBER if self._phone and is_phone(text, groups) else None
+        return E.PHONE_NUMBER if phone and is_phone(text, groups) else None
+
+
+def _glued(data: bytes, start: int, end: int) -> bool:
+    """The run is part of a longer token: ``abc123``, ``123abc``, or joined to letters and
+    digits by ``-``, ``.`` or ``/`` (the groups of a UUID, a path, a version)."""
+    after = data[end : end + 2]
+    if after[:1].isalnum() or (after[:1] in (b"-", b".", b"/") and after[1:].isalnum()):
+        return True
+    if start >= 2 and data[start - 1 : start] in (b"-", b".", b"/"):
+        return data[start - 2 : start - 1].isalnum()
+    return False
 
 
 def _named(entity: str, groups: tuple[int, ...], context: bytes) -> bool:

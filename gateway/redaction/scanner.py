@@ -7,10 +7,13 @@ trigger in turn: the same results, several times slower (see docs/benchmarks.md)
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 from collections.abc import Sequence
 from typing import Any, Protocol
+
+log = logging.getLogger("gateway.redaction")
 
 Hit = tuple[int, int, int]
 """(rule index, byte offsets where the trigger starts and ends)"""
@@ -74,7 +77,10 @@ def make_scanner(triggers: Sequence[Sequence[bytes]], *, prefer_hyperscan: bool 
         try:
             import hyperscan
         except ImportError:
-            pass
+            log.warning(
+                "hyperscan is not installed: redaction scans with Python's re, several "
+                "times slower (pip install hyperscan)"
+            )
         else:
             return HyperscanScanner(triggers, hyperscan)
     return ReScanner(triggers)

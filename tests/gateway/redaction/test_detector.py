@@ -80,10 +80,12 @@ TRUE_POSITIVES: list[tuple[str, str, str]] = [
     (E.IP_ADDRESS, "2001:0db8:0000:0000:0000:ff00:0042:8329", "addr {}"),
     (E.US_SSN, "536-90-4399", "SSN {}"),
     (E.US_SSN, "536 90 4399", "ssn: {}"),
+    (E.US_SSN, "003-10-1370", "SSN {}"),  # an area starting 00 is not an international prefix
     (E.DE_TAX_ID, "36574261809", "Steuer-ID {}"),
     (E.DE_TAX_ID, _de_tax_id("8609574271"), "steuerliche IdNr. {}"),
     (E.FR_NIR, "295109912611193", "NIR {}"),
     (E.FR_NIR, "2 95 10 99 126 111 93", "sécurité sociale {}"),
+    (E.FR_NIR, "210116629375692", "NIR {}"),  # passes Luhn too: a NIR, not a card
     (E.FR_NIR, _corsican_nir(), "né en Corse, NIR {}"),
     (E.ES_NIF, "54362315K", "DNI {}"),
     (E.ES_NIF, "54362315-K", "DNI {}"),
@@ -154,6 +156,8 @@ FALSE_POSITIVES: list[tuple[str, str]] = [
     ("one JWT segment", "eyJhbGciOiJIUzI1NiJ9 alone"),
     ("a short sig parameter", "?sig=abc"),
     ("a UUID", "request 123e4567-e89b-12d3-a456-426614174000 ok"),
+    ("a UUID with a leading digit run", "request_id=03911731-a6b2-4c1d-9e8f-057587003226 ok"),
+    ("groups inside a card-shaped run are not a phone", "card 6011 7294 0264 6495 ok"),
     ("a sha1", "commit 3f786850e387550fdab836ed7e6dc881de23001b"),
     ("an amount", "total 1,234,567.89 EUR"),
 ]
