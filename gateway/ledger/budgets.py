@@ -86,7 +86,9 @@ class _Model(BaseModel):
 class BudgetSpec(_Model):
     """One budget as configured, or as sent with a key: ``{"amount": 50, "period": "monthly"}``."""
 
-    amount: Decimal = Field(ge=0, le=1_000_000_000, description="in the gateway's currency")
+    amount: Decimal = Field(
+        ge=0, le=1_000_000_000, decimal_places=6, description="in the gateway's currency"
+    )
     period: BudgetPeriod = Field(default="monthly", description="default: monthly (UTC)")
 
 
@@ -95,6 +97,26 @@ def _as_list(value: object) -> object:
     if isinstance(value, dict):
         return {k: [v] if isinstance(v, dict | BudgetSpec) else v for k, v in value.items()}
     return value
+
+
+class UsageOutboxConfig(_Model):
+    """How settled usage events are written to the store: in batches, off the request path."""
+
+    flush_interval_seconds: float = Field(
+        default=0.2, gt=0, le=10, description="longest wait before pending events are written"
+    )
+    batch_size: int = Field(
+        default=500, ge=1, le=1000, description="events per INSERT; a full batch is written at once"
+    )
+    max_pending: int = Field(
+        default=100_000,
+        ge=1000,
+        description="events held while the store cannot be written; when full, answers wait "
+        "for room (no event is dropped)",
+    )
+    shutdown_timeout_seconds: float = Field(
+        default=10.0, gt=0, le=300, description="how long shutdown keeps retrying the last write"
+    )
 
 
 class BudgetsConfig(_Model):
@@ -140,6 +162,13 @@ class BudgetsConfig(_Model):
     thresholds: tuple[float, ...] = Field(
         default=(0.8, 1.0), description="fractions of a budget whose crossing is reported"
     )
+    refresh_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        le=60,
+        description="how often each replica reads budget changes made through the admin API",
+    )
+    outbox: UsageOutboxConfig = UsageOutboxConfig()
     keys: dict[str, list[BudgetSpec]] = Field(default_factory=dict, description="by key id")
     teams: dict[str, list[BudgetSpec]] = Field(default_factory=dict, description="by team")
     cost_centers: dict[str, list[BudgetSpec]] = Field(

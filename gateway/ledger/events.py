@@ -30,6 +30,7 @@ class UsageEvent:
     cached_input_tokens: int
     cost: Decimal
     currency: str
+    region: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,8 +13,12 @@ has a ``budgets`` section (a :class:`BudgetsConfig`).
   cost). An answer without usage is settled at the reserved worst case.
 * ``on_failed`` settles at the worst case when an upstream already answered 2xx without
   usage (a stream broken midway: tokens were spent, how many is unknown), else releases.
-* ``startup`` frees reservations left by crashed replicas and keeps doing so periodically;
-  budget threshold crossings are published on the event bus as ``budget.threshold``.
+* ``startup`` loads the budgets set through the admin API, restores this period's spend from
+  the store's usage events, frees reservations left by crashed replicas (and keeps doing so
+  periodically); budget threshold crossings are published on the event bus as
+  ``budget.threshold``.
+* Every usage event goes to the store through the outbox (:mod:`gateway.ledger.outbox`);
+  ``shutdown`` writes what is still pending.
 """
 
 from __future__ import annotations
@@ -27,16 +31,17 @@ from typing import Any
 from prometheus_client import CollectorRegistry
 from redis.asyncio import Redis
 
-from gateway.config import GatewayConfig
+from gateway.config import ConfigError, GatewayConfig
 from gateway.context import RequestContext
 from gateway.errors import GatewayError
 from gateway.hooks import Hook, HookServices
 from gateway.ledger.budgets import BudgetsConfig
+from gateway.ledger.durable import DurableLedger
 from gateway.ledger.estimate import with_output_cap
 from gateway.ledger.events import ThresholdCrossed
 from gateway.ledger.pricing import Price, Usage, worst_price
 from gateway.ledger.reservations import BudgetEngine, Reservation, Subject, create_budget_engine
-from gateway.limits.store import redis_for
+from gateway.limits.store import StoreUnavailable, redis_for
 
 RESERVATION_KEY = "ledger.reservation"
 USAGE_KEY = "ledger.usage"
@@ -50,6 +55,28 @@ def route_prices(config: GatewayConfig) -> dict[str, Price]:
         route.name: worst_price(Price.from_config(d.price) for d in route.deployments)
         for route in config.models
     }
+
+
+PRICE_DECIMALS = 6
+"""decimals per million tokens a price may have: costs are then exact in pico-units"""
+
+
+def check_prices(config: GatewayConfig) -> None:
+    """Refuse prices finer than the ledger records exactly (see :mod:`gateway.ledger.tables`)."""
+    bad = []
+    for i, route in enumerate(config.models):
+        for j, deployment in enumerate(route.deployments):
+            price = Price.from_config(deployment.price)
+            for name in ("input_per_mtok", "output_per_mtok", "cached_input_per_mtok"):
+                value = getattr(price, name)
+                exponent = value.as_tuple().exponent if value is not None else 0
+                if isinstance(exponent, int) and exponent < -PRICE_DECIMALS:
+                    bad.append(
+                        f"models[{i}].deployments[{j}].price.{name}: got {value}; expected at "
+                        f"most {PRICE_DECIMALS} decimal places (the ledger records exact costs)"
+                    )
+    if bad:
+        raise ConfigError("\n".join(bad))
 
 
 def threshold_payload(event: ThresholdCrossed, currency: str) -> dict[str, Any]:
@@ -78,13 +105,21 @@ class LedgerHook(Hook):
         prices: dict[str, Price],
         *,
         redis: Redis | None = None,
+        durable: DurableLedger | None = None,
     ) -> None:
         self.engine = engine
+        self.durable = durable
         self._prices = prices
         self._redis = redis
         self._expiry: asyncio.Task[None] | None = None
 
     async def startup(self) -> None:
+        if self.durable is not None:
+            await self.durable.start(self.engine)
+        try:
+            await self.engine.expire_stale()
+        except StoreUnavailable as exc:
+            _log.warning("budget reservation expiry at start-up skipped: %s", exc)
         interval = self.engine.config.expiry_interval_seconds
         self._expiry = asyncio.create_task(
             self.engine.expiry_loop(interval), name="budget-reservation-expiry"
@@ -95,6 +130,8 @@ class LedgerHook(Hook):
             self._expiry.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._expiry
+        if self.durable is not None:
+            await self.durable.aclose()
         if self._redis is not None:
             await self._redis.aclose()
 
@@ -146,9 +183,12 @@ class LedgerHook(Hook):
             price=price,
             model_alias=ctx.model or "",
             deployment=ctx.deployment_id,
+            region=ctx.region,
         )
         if settlement.event is not None:
             ctx.state[USAGE_KEY] = settlement.event
+            if self.durable is not None:
+                await self.durable.record(settlement.event)
 
 
 def _reservation(ctx: RequestContext) -> Reservation | None:
@@ -161,6 +201,7 @@ def build_ledger_hook(services: HookServices) -> LedgerHook | None:
     config: BudgetsConfig | None = getattr(services.config, "budgets", None)
     if config is None or not config.enabled:
         return None
+    check_prices(services.config)
     redis = None
     if config.backend == "redis":
         redis = redis_for(
@@ -174,7 +215,16 @@ def build_ledger_hook(services: HookServices) -> LedgerHook | None:
         if bus is not None:
             bus.publish(THRESHOLD_EVENT, threshold_payload(event, currency))
 
+    store: Any = getattr(services, "store", None)
+    durable = None
+    if store is not None:
+        durable = DurableLedger(store.engine, config, registry=registry)
     engine = create_budget_engine(
-        config, redis=redis, currency=currency, registry=registry, on_threshold=publish
+        config,
+        redis=redis,
+        budgets=durable.budgets if durable is not None else None,
+        currency=currency,
+        registry=registry,
+        on_threshold=publish,
     )
-    return LedgerHook(engine, route_prices(services.config), redis=redis)
+    return LedgerHook(engine, route_prices(services.config), redis=redis, durable=durable)

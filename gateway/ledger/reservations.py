@@ -306,6 +306,7 @@ class BudgetEngine:
         price: Price,
         model_alias: str,
         deployment: str | None,
+        region: str | None = None,
     ) -> Settlement:
         """Count the actual cost against the held budgets and produce the usage event.
 
@@ -326,6 +327,7 @@ class BudgetEngine:
             cached_input_tokens=usage.cached_input_tokens,
             cost=actual,
             currency=self._currency,
+            region=region,
         )
         if not reservation.holds:
             self._emit_usage(event)
@@ -437,19 +439,23 @@ class BudgetEngine:
 
     async def status(self, subject: Subject) -> list[BudgetStatus]:
         """Spent and reserved amounts of every budget of ``subject``, this period."""
-        found = []
-        for hold in self.holds_for(subject, self.now()):
-            state = await self._store.read(hold.counter)
-            found.append(
-                BudgetStatus(
-                    hold.budget,
-                    hold.period_start,
-                    hold.resets_at,
-                    from_micros(state.spent),
-                    from_micros(state.reserved),
-                )
-            )
-        return found
+        now = self.now()
+        return [await self._status(hold) for hold in self.holds_for(subject, now)]
+
+    async def budget_status(self, budget: Budget) -> BudgetStatus:
+        """Spent and reserved amounts of one budget, this period."""
+        start = period_start(budget.period, self.now())
+        return await self._status(Hold(budget, start, period_end(budget.period, start)))
+
+    async def _status(self, hold: Hold) -> BudgetStatus:
+        state = await self._store.read(hold.counter)
+        return BudgetStatus(
+            hold.budget,
+            hold.period_start,
+            hold.resets_at,
+            from_micros(state.spent),
+            from_micros(state.reserved),
+        )
 
     # -- callbacks -------------------------------------------------------------------------
 

@@ -7,7 +7,8 @@ credential: the API key id, or the token subject of an OIDC caller.
 * ``on_admitted`` charges one request and the token estimate (prompt estimate plus output
   cap, see :mod:`gateway.ledger.estimate`) to the key and team quotas, all or nothing;
   a refusal is a 429 with ``Retry-After`` and ``x-ratelimit-*`` headers. The headers for the
-  successful answer are left in ``ctx.state["limits.headers"]``.
+  successful answer are left in ``ctx.state["limits.headers"]`` and added to
+  ``ctx.response_headers`` (the gateway sends them with the answer).
 * ``on_complete`` and ``on_failed`` correct the token charge to the reported usage (a failed
   request without usage is refunded).
 """
@@ -66,7 +67,8 @@ class LimitsHook(Hook):
         )
         admission = await self.limiter.admit(ctx.identity.subject, ctx.identity.team, tokens)
         ctx.state[ADMISSION_KEY] = admission
-        ctx.state[HEADERS_KEY] = admission.headers()
+        ctx.state[HEADERS_KEY] = headers = admission.headers()
+        ctx.response_headers.update(headers)
 
     async def on_complete(self, ctx: RequestContext) -> None:
         await self._correct(ctx)

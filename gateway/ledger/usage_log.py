@@ -1,0 +1,134 @@
+"""The durable record of spend: usage events in the gateway store, and their totals.
+
+:meth:`UsageLog.write` inserts a batch of events with ONE multi-row
+``INSERT ... ON CONFLICT (request_id) DO NOTHING`` (SQLite and PostgreSQL alike), so writing
+an event again (a retried flush, a settle repeated by a client retry) never counts it twice.
+:meth:`UsageLog.totals` sums events per group over a time range: the spend report, the
+chargeback and the start-up re-seeding of budget counters all read it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any, Literal, get_args
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from gateway.ledger.events import UsageEvent
+from gateway.ledger.tables import combine_sum, exact_sum, insert_for, to_pico, usage_events
+
+Dimension = Literal["cost_center", "team", "key", "model"]
+DIMENSIONS: tuple[Dimension, ...] = get_args(Dimension)
+_COLUMNS: Mapping[Dimension, str] = {
+    "cost_center": "cost_center",
+    "team": "team",
+    "key": "key_id",
+    "model": "model",
+}
+
+
+def utc(value: datetime) -> datetime:
+    """Every time in the store is UTC (SQLite keeps no offset, so it must be normalised)."""
+    if value.tzinfo is None:
+        raise ValueError(f"time {value.isoformat()} has no timezone; expected an aware time")
+    return value.astimezone(UTC)
+
+
+def _row(event: UsageEvent) -> dict[str, Any]:
+    return {
+        "request_id": event.request_id,
+        "time": utc(event.time),
+        "key_id": event.key_id,
+        "team": event.team,
+        "cost_center": event.cost_center,
+        "model": event.model_alias,
+        "deployment": event.deployment,
+        "region": event.region,
+        "input_tokens": event.input_tokens,
+        "output_tokens": event.output_tokens,
+        "cached_input_tokens": event.cached_input_tokens,
+        "cost_pico": to_pico(event.cost),
+        "currency": event.currency,
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class SpendRow:
+    """Totals of one group: ``group`` maps each dimension to its value (None: not set)."""
+
+    group: Mapping[Dimension, str | None]
+    currency: str
+    requests: int
+    input_tokens: int
+    output_tokens: int
+    cached_input_tokens: int
+    cost: Decimal
+
+
+class UsageLog:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def write(self, events: Sequence[UsageEvent]) -> int:
+        """Insert ``events`` in one statement; returns how many were new."""
+        if not events:
+            return 0
+        async with self._engine.begin() as conn:
+            insert = insert_for(self._engine.dialect.name, usage_events)
+            statement = insert.values([_row(e) for e in events]).on_conflict_do_nothing(
+                index_elements=["request_id"]
+            )
+            result = await conn.execute(statement)
+        return max(0, int(getattr(result, "rowcount", 0) or 0))
+
+    async def totals(
+        self,
+        group_by: Sequence[Dimension],
+        *,
+        start: datetime,
+        end: datetime | None = None,
+        currency: str | None = None,
+    ) -> list[SpendRow]:
+        """Totals per group (and currency) of the events with ``start <= time < end``."""
+        t = usage_events
+        keys = [t.c[_COLUMNS[d]].label(d) for d in group_by]
+        query = (
+            sa.select(
+                *keys,
+                t.c.currency,
+                sa.func.count().label("requests"),
+                sa.func.coalesce(sa.func.sum(t.c.input_tokens), 0).label("input_tokens"),
+                sa.func.coalesce(sa.func.sum(t.c.output_tokens), 0).label("output_tokens"),
+                sa.func.coalesce(sa.func.sum(t.c.cached_input_tokens), 0).label("cached"),
+                *exact_sum(t.c.cost_pico, "cost"),
+            )
+            .where(t.c.time >= utc(start))
+            .group_by(*keys, t.c.currency)
+            .order_by(*keys, t.c.currency)
+        )
+        if end is not None:
+            query = query.where(t.c.time < utc(end))
+        if currency is not None:
+            query = query.where(t.c.currency == currency)
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        return [
+            SpendRow(
+                group={d: getattr(r, d) for d in group_by},
+                currency=r.currency,
+                requests=int(r.requests),
+                input_tokens=int(r.input_tokens),
+                output_tokens=int(r.output_tokens),
+                cached_input_tokens=int(r.cached),
+                cost=combine_sum(r.cost_hi, r.cost_lo),
+            )
+            for r in rows
+        ]
+
+    async def count(self) -> int:
+        async with self._engine.connect() as conn:
+            return int(await conn.scalar(sa.select(sa.func.count()).select_from(usage_events)) or 0)
