@@ -622,6 +622,9 @@ class BedrockPrivateLink(pulumi.ComponentResource):
                 model=model,
                 region=placement.region,
                 jurisdiction=route_jurisdiction(placement.model_jurisdictions[model]),
+                # The gateway calls the public runtime hostname, which private DNS resolves
+                # to the interface endpoint; it needs only the model (or profile) id.
+                settings={"model": model},
                 price=self._args.prices.get(model),
             )
             for model in self._args.models

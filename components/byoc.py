@@ -25,11 +25,19 @@ must be in the zone, and so must every Bedrock model the boundary lets the vendo
 from __future__ import annotations
 
 import re
-from typing import Final, Literal
+from typing import Annotated, Final, Literal
 
 import pulumi
 import pulumi_aws as aws
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
 
 from components import aws_blocks as blocks
 from components import aws_iam_documents as docs
@@ -70,6 +78,20 @@ DEFAULT_PASS_ROLE_SERVICES: Final = (
 _EXTERNAL_ID = re.compile(r"^[\w+=,.@:/-]{2,1224}$", re.ASCII)
 # The placeholder an offline render sees for a secret it cannot decrypt.
 _OFFLINE_SECRET = "[secret]"  # noqa: S105 - a placeholder, not a credential
+
+
+def _encrypted_offline(value: object) -> object:
+    """An encrypted stack-file value (``{secure: <ciphertext>}``) read offline.
+
+    Under the Pulumi engine the program receives the decrypted value. A tool that reads the
+    stack file itself (the offline gate) sees Pulumi's ``secure`` mapping, which it cannot
+    decrypt without the stack's secrets provider: it stands for a secret that is set.
+    """
+    if isinstance(value, dict) and set(value) == {"secure"}:
+        return _OFFLINE_SECRET
+    return value
+
+
 _PRINCIPAL = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:(root|role/[\w+=,.@/-]+|user/[\w+=,.@/-]+)$")
 _POLICY_ARN = re.compile(r"^arn:aws[a-z-]*:iam::(aws|\d{12}):policy/[\w+=,.@/-]+$")
 _SERVICE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
@@ -87,7 +109,7 @@ class Vendor(BaseModel):
         description="the vendor's AWS principal: arn:aws:iam::<vendor account>:root, or a "
         "role or user ARN in the vendor's account"
     )
-    external_id: SecretStr = Field(
+    external_id: Annotated[SecretStr, BeforeValidator(_encrypted_offline)] = Field(
         description="the secret the vendor presents as sts:ExternalId; set it with "
         "`pulumi config set --secret --path gatehouse:byoc.vendor.external_id`"
     )

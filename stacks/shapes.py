@@ -16,6 +16,8 @@ import pulumi_kubernetes as k8s
 
 from components.audit_archive import AuditArchive, AuditArchiveArgs
 from components.azure_openai import AzureOpenAI, AzureOpenAIArgs
+from components.bedrock_privatelink import BedrockPrivateLink, BedrockPrivateLinkArgs
+from components.byoc import Byoc, ByocArgs
 from components.central_gateway import CentralGateway, CentralGatewayArgs, route_inputs
 from components.common import ShapeArgs, ShapeContext
 from components.k8s_security import ClusterLocation
@@ -71,6 +73,12 @@ SHAPES: tuple[Shape, ...] = (
         AuditArchiveArgs,
         lambda args, ctx, built: AuditArchive("audit-archive", args, ctx),
     ),
+    Shape(
+        "bedrock_privatelink",
+        BedrockPrivateLinkArgs,
+        lambda args, ctx, built: BedrockPrivateLink("bedrock-privatelink", args, ctx),
+    ),
+    Shape("byoc", ByocArgs, lambda args, ctx, built: Byoc("byoc", args, ctx)),
     # Last: it consumes the route descriptors of every model-serving shape built before it.
     Shape("central_gateway", CentralGatewayArgs, _central_gateway),
 )

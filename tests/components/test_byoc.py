@@ -147,9 +147,13 @@ def test_a_malformed_external_id_is_refused_without_showing_it(external_id: str)
     assert EXTERNAL_ID not in repr(make_args())
 
 
-def test_the_offline_secret_placeholder_is_accepted() -> None:
-    args = make_args(vendor={"principal_arn": VENDOR, "external_id": "[secret]"})
+@pytest.mark.parametrize("offline", ["[secret]", {"secure": "v1:AAAA"}])
+def test_a_secret_read_offline_stands_for_a_set_secret(offline: Any) -> None:
+    args = make_args(vendor={"principal_arn": VENDOR, "external_id": offline})
     assert args.vendor.external_id.get_secret_value() == "[secret]"
+    validate(args, EU)  # accepted: the engine will hand the program the real value
+    with pytest.raises(ValidationError):
+        make_args(vendor={"principal_arn": VENDOR, "external_id": {"plain": "x"}})
 
 
 # --- the vendor role ----------------------------------------------------------------------
