@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import phonenumbers
+from prometheus_client import CollectorRegistry
 from stdnum import iban, luhn
 from stdnum.es import dni
 from stdnum.fr import nir
@@ -40,6 +41,9 @@ from stdnum.pl import pesel
 
 from gateway.redaction import entities as E
 from gateway.redaction.builtin import BuiltinDetector
+from gateway.redaction.config import RedactionConfig
+from gateway.redaction.engine import Redactor
+from gateway.redaction.payload import map_request
 
 Label = tuple[str, int, int]
 
@@ -477,6 +481,30 @@ def _builtin(
     return lambda text: [(f.entity, f.start, f.end) for f in detector.detect(text)]
 
 
+def request_cost(repeat: int = 2000) -> tuple[float, float, int]:
+    """Median and 99th percentile microseconds of redacting one chat request body (a
+    session, every message walked, two values replaced), and the body's size in bytes."""
+    rng = random.Random(1)
+    history = [
+        {"role": "system", "content": _prose(rng)},
+        {"role": "user", "content": _prose(rng) + " My IBAN is DE89 3704 0044 0532 0130 00."},
+        {"role": "assistant", "content": _prose(rng)},
+        {"role": "user", "content": _code(rng) + "\n" + _log(rng)},
+        {"role": "assistant", "content": _prose(rng)},
+        {"role": "user", "content": _prose(rng) + " Reply to ada@example.com please."},
+    ]
+    body = {"model": "chat", "messages": history}
+    redactor = Redactor(RedactionConfig(), registry=CollectorRegistry())
+    samples = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        map_request("chat", body, redactor.session().scan)
+        samples.append((time.perf_counter() - started) * 1e6)
+    samples.sort()
+    size = sum(len(m["content"].encode()) for m in history)
+    return samples[len(samples) // 2], samples[int(len(samples) * 0.99)], size
+
+
 def _head(corpus: Corpus, megabytes: float) -> Corpus:
     """The first documents of ``corpus``, about ``megabytes`` of them."""
     out = Corpus(near_misses=corpus.near_misses)
@@ -528,6 +556,12 @@ def main(argv: list[str] | None = None) -> int:
         plain = throughput(_builtin(prefer_hyperscan=False), sample, 1)
         shown = f"{fast:.1f}" if fast is not None else "not run: hyperscan is not installed"
         print(f"| {label} | {sample.size / 1e6:.1f} | {shown} | {plain:.1f} |")
+
+    p50, p99, size = request_cost()
+    print(
+        f"\none chat request of {size} bytes in 6 messages, 2 values: p50 {p50:.0f} µs, "
+        f"p99 {p99:.0f} µs (wall clock)"
+    )
 
     ours = _builtin()
     result = score(ours, corpus)

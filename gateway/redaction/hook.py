@@ -39,7 +39,6 @@ class RedactionHook(Hook):
 
     def __init__(self, redactor: Redactor) -> None:
         self.redactor = redactor
-        self._answers = redactor.config.scan_responses or redactor.config.reversible
 
     def _open(self, ctx: RequestContext) -> RequestRedaction:
         identity = ctx.identity
@@ -63,8 +62,11 @@ class RedactionHook(Hook):
         session.enforce("request")
 
     def _answering(self, ctx: RequestContext) -> RequestRedaction | None:
+        """The session when this request's answer needs scanning or restoring."""
         session = ctx.state.get(SESSION_KEY)
-        if not isinstance(session, RequestRedaction) or not session.active or not self._answers:
+        if not isinstance(session, RequestRedaction) or not session.active:
+            return None
+        if not (self.redactor.config.scan_responses or session.reversible):
             return None
         return session
 

@@ -11,7 +11,7 @@ import orjson
 import pytest
 from prometheus_client import CollectorRegistry
 
-from gateway.context import RequestContext
+from gateway.context import Identity, RequestContext
 from gateway.hooks import Hook, HookServices
 from gateway.redaction.base import Finding
 from gateway.redaction.builtin import BuiltinDetector
@@ -254,3 +254,16 @@ def test_answers_are_scanned_streams_included(tmp_path: Path, pii_upstream: Any)
     pieces = [c.choices[0].delta.content or "" for c in chunks if c.choices]
     assert "".join(pieces) == expected
     assert not any("4111" in p or "9876" in p for p in pieces)
+
+
+async def test_answers_pass_untouched_when_nothing_is_to_scan_or_restore() -> None:
+    redaction = hook(reversible=True, teams={"research": "mask"})
+    ctx = RequestContext(method="POST", path="/v1/chat/completions", op="chat")
+    ctx.identity = Identity(kind="api_key", subject="k1", team="research")
+    ctx.body = {"model": "chat", "messages": [{"role": "user", "content": "ada@example.com"}]}
+    await redaction.transform_request(ctx)
+    assert ctx.body["messages"][0]["content"] == "a**@example.com"
+    chunk = {"id": "c", "choices": [{"index": 0, "delta": {"content": "<EMAIL_"}}]}
+    assert await redaction.transform_chunk(ctx, chunk) == [chunk]  # masked: nothing to restore
+    assert await redaction.finish_stream(ctx) == []
+    assert ctx.state["redaction.mode"] == "mask"

@@ -56,6 +56,7 @@ def test_mask_keeps_shape_and_the_documented_characters() -> None:
         "card **** **** **** 1111, iban **** **** **** **** **30 00, mail a****@example.com"
     )
     assert mask(E.US_SSN, "536-90-4399") == "***-**-4399"
+    assert mask(E.EMAIL_ADDRESS, "al@example.com") == "**@example.com"
     assert mask(E.PHONE_NUMBER, "+49 30 12345678") == "+** ** ****5678"
     assert mask(E.IP_ADDRESS, "192.168.1.10") == "***.***.*.**"
     assert mask(E.AWS_ACCESS_KEY_ID, "AKIAQWERTYUIOP234567") == "*" * 20
