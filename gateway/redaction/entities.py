@@ -1,10 +1,10 @@
 """The entity types the redactor knows, named as Presidio names them where Presidio has them.
 
 Presidio's names: EMAIL_ADDRESS, PHONE_NUMBER, CREDIT_CARD, IBAN_CODE, IP_ADDRESS, US_SSN,
-IT_FISCAL_CODE, ES_NIF (the DNI with its letter), ES_NIE, PL_PESEL, PERSON, LOCATION.
-Presidio has no recognizer for the others, so they carry Gatehouse names: DE_TAX_ID
-(Steuerliche Identifikationsnummer), FR_NIR (numéro de sécurité sociale), NL_BSN
-(burgerservicenummer) and the secrets AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
+IT_FISCAL_CODE, ES_NIF (the DNI with its letter), ES_NIE, PL_PESEL, DE_TAX_ID (Steuerliche
+Identifikationsnummer), PERSON, LOCATION. Presidio has no recognizer for the others, so they
+carry Gatehouse names: FR_NIR (numéro de sécurité sociale), NL_BSN (burgerservicenummer)
+and the secrets AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
 AZURE_STORAGE_KEY (an ``AccountKey=``/``SharedAccessKey=`` value), AZURE_SAS_SIGNATURE (the
 ``sig=`` of a shared access signature), GCP_API_KEY, PRIVATE_KEY (a PEM or PGP private-key
 block), BEARER_TOKEN and JWT.
