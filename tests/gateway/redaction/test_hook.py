@@ -75,7 +75,8 @@ class Capture(Hook):
 
 
 class PIIAnswers(FakeOpenAI):
-    """An upstream whose model answers with personal data of its own."""
+    """An upstream whose model answers with personal data of its own, streamed in pieces
+    of three characters."""
 
     ANSWER = "Call me on +49 30 98765432 or pay to 4111 1111 1111 1111 today."
 
@@ -235,11 +236,31 @@ def test_fail_open_passes_the_request_and_counts_it(tmp_path: Path, upstream: An
     assert registry.get_sample_value("gatehouse_redaction_fail_open_total") == 1
 
 
+class PlaceholderAnswers(PIIAnswers):
+    """The model repeats the placeholder it was given; streamed, it is cut in pieces."""
+
+    ANSWER = "Sure, I will write to <EMAIL_ADDRESS_1> and <EMAIL_ADDRESS_2> today."
+
+
 @pytest.fixture
 def pii_upstream() -> Iterator[tuple[FakeOpenAI, str]]:
     fake = PIIAnswers()
     with serve(fake) as url:
         yield fake, f"{url}/v1"
+
+
+def test_placeholders_cut_across_streamed_chunks_are_restored(tmp_path: Path) -> None:
+    fake = PlaceholderAnswers()
+    body = {
+        "model": "chat",
+        "messages": [{"role": "user", "content": "write to ada@example.com and bob@example.org"}],
+    }
+    with serve(fake) as url, start(tmp_path, f"{url}/v1", [hook(reversible=True)]) as gw:
+        chunks = list(gw.client(gw.create_key()).chat.completions.create(**body, stream=True))
+    assert "ada@example.com" not in sent_upstream(fake)
+    pieces = [c.choices[0].delta.content or "" for c in chunks if c.choices]
+    assert "".join(pieces) == "Sure, I will write to ada@example.com and bob@example.org today."
+    assert not any("<" in p or "EMAIL" in p for p in pieces)
 
 
 def test_answers_are_scanned_streams_included(tmp_path: Path, pii_upstream: Any) -> None:
