@@ -49,7 +49,11 @@ from components.k8s_security import FrozenModel
 from components.residency import UnknownRegionError, jurisdiction_of, normalize_azure_location
 
 SHAPE: Final = "audit_archive"
-POLICY_LOCATION: Final = "stack-colocation-data-with-compute"
+# Names of the pack's policies that refuse the same placement.
+POLICY_LOCATION: Final = {
+    "aws": "aws-resource-region-in-zone",
+    "azure": "azure-resource-location-in-zone",
+}
 
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _ACCOUNT = re.compile(r"^[a-z0-9]{3,24}$")
@@ -220,10 +224,10 @@ class AuditArchive(pulumi.ComponentResource):
         try:
             jurisdiction = jurisdiction_of(args.cloud, region)
         except UnknownRegionError as exc:
-            raise ResidencyViolation(POLICY_LOCATION, "region", str(exc)) from None
+            raise ResidencyViolation(POLICY_LOCATION[args.cloud], "region", str(exc)) from None
         if jurisdiction not in ctx.jurisdictions:
             raise ResidencyViolation(
-                POLICY_LOCATION,
+                POLICY_LOCATION[args.cloud],
                 "region",
                 f"got {args.region!r} (jurisdiction {jurisdiction!r}); expected a region in "
                 f"jurisdictions {', '.join(sorted(ctx.jurisdictions))}",
@@ -322,22 +326,21 @@ class AuditArchive(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[block])),
         )
         tier = {"storage_class": args.archive_storage_class}
+        rule: Any = {
+            "id": "archive",
+            "status": "Enabled",
+            "filter": {"prefix": ""},
+            "transitions": [{"days": args.archive_after_days, **tier}],
+            "noncurrent_version_transitions": [
+                {"noncurrent_days": args.archive_after_days, **tier}
+            ],
+            "abort_incomplete_multipart_upload": {"days_after_initiation": 7},
+        }
         aws.s3.BucketLifecycleConfiguration(
             f"{self._name}-lifecycle",
             bucket=bucket.bucket,
             region=region,
-            rules=[
-                {
-                    "id": "archive",
-                    "status": "Enabled",
-                    "filter": {"prefix": ""},
-                    "transitions": [{"days": args.archive_after_days, **tier}],
-                    "noncurrent_version_transitions": [
-                        {"noncurrent_days": args.archive_after_days, **tier}
-                    ],
-                    "abort_incomplete_multipart_upload": {"days_after_initiation": 7},
-                }
-            ],
+            rules=[rule],
             opts=after_versioning,
         )
         self.bucket = bucket
@@ -367,6 +370,14 @@ class AuditArchive(pulumi.ComponentResource):
                 "encryption_user_assigned_identity": azure.identity_id
             }
             identity = {"type": "UserAssigned", "user_assigned_identities": [azure.identity_id]}
+        network_rules: Any = {
+            "default_action": "Deny",
+            "bypass": "None",
+            "virtual_network_rules": [
+                {"virtual_network_resource_id": s, "action": "Allow"}
+                for s in azure.allowed_subnet_ids
+            ],
+        }
         account = storage.StorageAccount(
             f"{self._name}-account",
             account_name=account_name,
@@ -381,14 +392,7 @@ class AuditArchive(pulumi.ComponentResource):
             enable_https_traffic_only=True,
             minimum_tls_version="TLS1_2",
             public_network_access="Disabled" if not azure.allowed_subnet_ids else "Enabled",
-            network_rule_set={
-                "default_action": "Deny",
-                "bypass": "None",
-                "virtual_network_rules": [
-                    {"virtual_network_resource_id": s, "action": "Allow"}
-                    for s in azure.allowed_subnet_ids
-                ],
-            },
+            network_rule_set=network_rules,
             encryption=encryption,
             identity=identity,
             tags=tags,
@@ -409,7 +413,7 @@ class AuditArchive(pulumi.ComponentResource):
             account_name=account.name,
             resource_group_name=azure.resource_group_name,
             container_name=args.prefix.split("/", 1)[0],
-            public_access="None",
+            public_access=storage.PublicAccess.NONE,
             immutable_storage_with_versioning={"enabled": True},
             opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[service])),
         )

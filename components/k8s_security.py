@@ -377,7 +377,8 @@ def http_probe(
 
 def metadata(
     name: pulumi.Input[str], namespace: str | None, labels: Mapping[str, str], **extra: Any
-) -> dict[str, Any]:
+) -> Any:
+    """ObjectMeta as a dictionary (typed Any: the SDK's TypedDicts do not accept dict)."""
     out: dict[str, Any] = {"name": name, "labels": dict(labels), **extra}
     if namespace is not None:
         out["namespace"] = namespace
@@ -402,6 +403,9 @@ def pod_disruption_budget_spec(pod_labels: Mapping[str, str]) -> dict[str, Any]:
     return {"maxUnavailable": 1, "selector": {"matchLabels": dict(pod_labels)}}
 
 
+_DEFAULT_DENY: Final[Any] = {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
+
+
 def namespace_with_default_deny(
     resource_name: str,
     namespace: str,
@@ -409,7 +413,7 @@ def namespace_with_default_deny(
     opts: pulumi.ResourceOptions,
 ) -> k8s.core.v1.Namespace:
     """The namespace (Pod Security "restricted" enforced) and its default-deny policy."""
-    ns = k8s.core.v1.Namespace(
+    ns: k8s.core.v1.Namespace = k8s.core.v1.Namespace(
         f"{resource_name}-namespace",
         metadata=metadata(namespace, None, {**labels, **PSS_LABELS}),
         opts=opts,
@@ -417,7 +421,7 @@ def namespace_with_default_deny(
     k8s.networking.v1.NetworkPolicy(
         f"{resource_name}-default-deny",
         metadata=metadata("default-deny", namespace, labels),
-        spec={"podSelector": {}, "policyTypes": ["Ingress", "Egress"]},
+        spec=_DEFAULT_DENY,
         opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[ns])),
     )
     return ns

@@ -22,6 +22,13 @@ _MODULES = (
     "policies.aws_network",
     "policies.aws_logging",
     "policies.aws_byoc",
+    "policies.k8s_pod_security",
+    "policies.k8s_workloads",
+    "policies.k8s_network",
+    "policies.k8s_availability",
+    "policies.k8s_residency",
+    "policies.gateway_routes",
+    "policies.colocation",
 )
 
 
