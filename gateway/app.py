@@ -12,7 +12,7 @@ import contextlib
 import logging
 import os
 import random
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from gateway.admin import KEYS_PATH, AdminAPI
 from gateway.asgi import AnyResponse, Receive, Request, Scope, Send, json_response
@@ -23,7 +23,7 @@ from gateway.config import ConfigError, Deployment, GatewayConfig
 from gateway.context import RequestContext
 from gateway.errors import GatewayError, method_not_allowed, not_found
 from gateway.events import EventBus
-from gateway.hooks import Hook, HookChain, HookServices, build_hooks
+from gateway.hooks import Handler, Hook, HookChain, HookServices, build_hooks
 from gateway.ledger.admin import LedgerAdmin
 from gateway.middleware import context_middleware, context_of, error_middleware
 from gateway.providers import create_adapter
@@ -37,7 +37,6 @@ from gateway.upstream import ClientPool
 
 log = logging.getLogger("gateway")
 
-Handler = Callable[[Request, RequestContext], Awaitable[AnyResponse]]
 AdapterFactory = Callable[[Deployment, Mapping[str, str]], Adapter]
 TokenVerifierFactory = Callable[[GatewayConfig, ClientPool], TokenVerifier | None]
 
@@ -164,17 +163,18 @@ class GatewayApp:
             [m.name for m in config.models],
             key_budgets=ledger_admin.set_key_budget,
         )
+        core: dict[str, Mapping[str, Handler]] = {
+            "/v1/chat/completions": {"POST": proxy.chat},
+            "/v1/embeddings": {"POST": proxy.embeddings},
+            "/v1/models": {"GET": proxy.models},
+            "/healthz": {"GET": self.healthz},
+            "/readyz": {"GET": self.readyz},
+            METRICS_PATH: {"GET": self.metrics.serve},
+            KEYS_PATH: {"POST": admin.create_key, "GET": admin.list_keys},
+            **ledger_admin.routes(),
+        }
         router = Router(
-            exact={
-                "/v1/chat/completions": {"POST": proxy.chat},
-                "/v1/embeddings": {"POST": proxy.embeddings},
-                "/v1/models": {"GET": proxy.models},
-                "/healthz": {"GET": self.healthz},
-                "/readyz": {"GET": self.readyz},
-                METRICS_PATH: {"GET": self.metrics.serve},
-                KEYS_PATH: {"POST": admin.create_key, "GET": admin.list_keys},
-                **ledger_admin.routes(),
-            },
+            exact={**core, **self.hooks.routes(taken=list(core))},
             prefixed={KEYS_PATH: {"DELETE": admin.revoke_key}},
         )
         self._http = context_middleware(error_middleware(router))
@@ -199,6 +199,13 @@ class GatewayApp:
                 await self.store.ping()
         except Exception as exc:
             problems.append(f"store unreachable: {type(exc).__name__}")
+        if self.keys is not None and self.ready:
+            # revocations only propagate while the key cache refreshes: a replica that
+            # cannot refresh leaves the load balancer rather than serve stale keys
+            limit = max(2.0, 5 * self.config.auth.key_refresh_seconds)
+            age = self.keys.age()
+            if age is None or age > limit:
+                problems.append(f"API keys not refreshed from the store for over {limit:g} s")
         if problems:
             raise GatewayError(503, "; ".join(problems), type="server_error", code="not_ready")
         return json_response(200, {"status": "ready", "models": len(self.routes)})

@@ -36,6 +36,7 @@ from pydantic import (
 from gateway.audit.config import AuditConfig
 from gateway.ledger.budgets import BudgetsConfig
 from gateway.limits.config import LimitsConfig
+from gateway.redaction.config import RedactionConfig
 from gateway.telemetry.config import TelemetryConfig
 from gateway.validation import problems
 from gateway.webhooks.config import WebhookEndpoint
@@ -323,6 +324,10 @@ class GatewayConfig(_Model):
     )
     webhooks: list[WebhookEndpoint] = Field(
         default_factory=list, description="where operational events are sent; default: nowhere"
+    )
+    redaction: RedactionConfig = Field(
+        default_factory=RedactionConfig,
+        description="PII redaction of everything sent to a model; default: mode redact",
     )
     limits: LimitsConfig | None = Field(
         default=None, description="rate limits (RPM, TPM per key and team); default: none"

@@ -40,6 +40,12 @@ lifecycle
     ``startup()`` / ``shutdown()`` run with the ASGI lifespan, after the store is migrated
     and before the connection pools close.
 
+endpoints
+    ``routes()`` returns ``{path: {method: handler}}`` for endpoints a hook serves itself
+    (``/metrics``, ``/admin/budgets``); handlers take ``(request, ctx)`` and return a
+    response, and raise :class:`~gateway.errors.GatewayError` like the core's. A path that
+    is already taken fails at start-up.
+
 Hooks are listed in :data:`HOOK_FACTORIES` as ``"module:function"``; each function takes a
 :class:`HookServices` and returns a :class:`Hook`, or ``None`` when its config section is
 absent. Outermost first: audit wraps the ledger, so it records the settled cost.
@@ -49,12 +55,13 @@ from __future__ import annotations
 
 import importlib
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry
 
+from gateway.asgi import AnyResponse, Request
 from gateway.context import RequestContext
 from gateway.errors import GatewayError
 from gateway.events import EventBus
@@ -78,6 +85,9 @@ HOOK_FACTORIES: tuple[str, ...] = (
     # limits before the ledger: a request over its rate never holds budget
     "gateway.limits.hook:build_limits_hook",
     "gateway.ledger.hook:build_ledger_hook",
+    # redaction innermost: it rewrites the prompt last before it leaves, and sees the
+    # model's answer first
+    "gateway.redaction.hook:build_redaction_hook",
 )
 """``"module:function"`` entries, outermost first; later issues add theirs here."""
 
@@ -98,6 +108,8 @@ class HookServices:
 
 
 HookFactory = Callable[[HookServices], "Hook | None"]
+Handler = Callable[[Request, RequestContext], Awaitable[AnyResponse]]
+Routes = Mapping[str, Mapping[str, Handler]]
 
 
 class Hook:
@@ -135,6 +147,9 @@ class Hook:
     async def on_refused(self, ctx: RequestContext, error: GatewayError) -> None:
         return None
 
+    def routes(self) -> Routes:
+        return {}
+
 
 def _overrides(hook: Hook, *methods: str) -> bool:
     return any(getattr(type(hook), m) is not getattr(Hook, m) for m in methods)
@@ -157,6 +172,16 @@ class HookChain:
     @property
     def transforms_chunks(self) -> bool:
         return bool(self._chunk)
+
+    def routes(self, taken: Sequence[str] = ()) -> dict[str, Mapping[str, Handler]]:
+        """Every hook's endpoints; a path served twice is a start-up error."""
+        merged: dict[str, Mapping[str, Handler]] = {}
+        for hook in self.hooks:
+            for path, methods in hook.routes().items():
+                if path in merged or path in taken:
+                    raise ValueError(f"hook {hook.name!r} serves {path}, which is already taken")
+                merged[path] = methods
+        return merged
 
     async def startup(self) -> None:
         for hook in self.hooks:

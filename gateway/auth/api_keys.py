@@ -85,6 +85,10 @@ class KeyCache:
         self.last_refresh: float | None = None
         """``time.monotonic()`` of the last successful refresh"""
 
+    def age(self) -> float | None:
+        """Seconds since the last successful refresh; ``None`` before the first."""
+        return None if self.last_refresh is None else time.monotonic() - self.last_refresh
+
     def put(self, record: KeyRecord) -> None:
         """Apply a change made by this replica at once, without waiting for the poll."""
         self._entries[record.id] = _entry(record)

@@ -9,6 +9,7 @@ from typing import Any
 import orjson
 import pytest
 
+from gateway.app import create_app
 from gateway.context import RequestContext
 from gateway.errors import GatewayError
 from gateway.hooks import Hook, HookChain, HookServices, build_hooks
@@ -216,6 +217,34 @@ def test_on_refused_sees_refusals_with_what_was_known(tmp_path: Path, fake: Any)
     residency = recorder.seen[1].residency
     assert residency is not None and residency.eligible == () and residency.source == "key"
     assert recorder.seen[1].status == 403
+
+
+def test_hooks_may_serve_their_own_endpoints(tmp_path: Path, fake: Any) -> None:
+    from gateway.asgi import AnyResponse, Request, json_response
+
+    class Status(Hook):
+        name = "status"
+
+        async def serve(self, request: Request, ctx: RequestContext) -> AnyResponse:
+            if request.headers.get("authorization") != "Bearer ok":
+                raise GatewayError(401, "no", code="invalid_api_key")
+            return json_response(200, {"served_by": self.name})
+
+        def routes(self) -> Any:
+            return {"/status": {"GET": self.serve}}
+
+    with hooked(tmp_path, fake[1], [Status()]) as gw:
+        assert gw.get("/status", "ok").json() == {"served_by": "status"}
+        refused = gw.get("/status")
+        assert refused.status_code == 401 and refused.json()["error"]["code"] == "invalid_api_key"
+
+    class Squatter(Status):
+        def routes(self) -> Any:
+            return {"/v1/models": {"GET": self.serve}}
+
+    config = gateway_config(sqlite_store(tmp_path), {"chat": [openai_deployment(fake[1])]})
+    with pytest.raises(ValueError, match="/v1/models, which is already taken"):
+        create_app(config, environ={}, hooks=[Squatter()])
 
 
 def test_chain_skips_methods_nobody_overrides() -> None:

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
 from typing import Any
 
 import openai
 import pytest
 
-from tests.gateway.conftest import Gateway
+from tests.gateway.conftest import (
+    Gateway,
+    gateway_config,
+    openai_deployment,
+    run_gateway,
+    sqlite_store,
+)
 from tests.gateway.fakes.openai import FakeOpenAI, Reply
 
 Fake = tuple[FakeOpenAI, str]
@@ -235,3 +243,22 @@ def test_health_and_readiness(gateway: Gateway) -> None:
     ready = gateway.get("/readyz")
     assert ready.status_code == 200
     assert ready.json()["status"] == "ready"
+
+
+def test_not_ready_when_the_key_cache_goes_stale(tmp_path: Path, fake_openai: Fake) -> None:
+    config = gateway_config(sqlite_store(tmp_path), {"chat": [openai_deployment(fake_openai[1])]})
+    with run_gateway(config) as gw:
+        assert gw.get("/readyz").status_code == 200
+        keys = gw.app.keys
+        assert keys is not None
+        refresh = keys.refresh
+
+        async def broken() -> None:
+            raise OSError("store unreachable")
+
+        keys.refresh = broken  # type: ignore[method-assign]
+        keys.last_refresh = time.monotonic() - 60
+        response = gw.get("/readyz")
+        assert response.status_code == 503
+        assert "API keys not refreshed" in response.json()["error"]["message"]
+        keys.refresh = refresh  # type: ignore[method-assign]
