@@ -398,48 +398,48 @@ class AuditArchive(pulumi.ComponentResource):
             tags=tags,
             opts=opts,
         )
+        # Children name the account literally (known at preview); they wait for it.
+        after_account = pulumi.ResourceOptions.merge(
+            opts, pulumi.ResourceOptions(depends_on=[account])
+        )
         service = storage.BlobServiceProperties(
             f"{self._name}-blob-service",
-            account_name=account.name,
+            account_name=account_name,
             resource_group_name=azure.resource_group_name,
             blob_services_name="default",
             is_versioning_enabled=True,
             delete_retention_policy={"enabled": True, "days": 30},
             container_delete_retention_policy={"enabled": True, "days": 30},
-            opts=opts,
+            opts=after_account,
         )
+        container_name = args.prefix.split("/", 1)[0]
         container = storage.BlobContainer(
             f"{self._name}-container",
-            account_name=account.name,
+            account_name=account_name,
             resource_group_name=azure.resource_group_name,
-            container_name=args.prefix.split("/", 1)[0],
+            container_name=container_name,
             public_access=storage.PublicAccess.NONE,
             immutable_storage_with_versioning={"enabled": True},
             opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[service])),
         )
         storage.BlobContainerImmutabilityPolicy(
             f"{self._name}-retention",
-            account_name=account.name,
+            account_name=account_name,
             resource_group_name=azure.resource_group_name,
-            container_name=container.name,
+            container_name=container_name,
             immutability_policy_name="default",
             immutability_period_since_creation_in_days=args.retention_days,
             allow_protected_append_writes_all=False,
-            opts=opts,
+            opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[container])),
         )
         self.account = account
-        sink = pulumi.Output.concat(
-            "https://", account.name, ".blob.core.windows.net/", container.name
+        where = (
+            f"--account-name {account_name} --resource-group {azure.resource_group_name} "
+            f"--container-name {container_name}"
         )
-        lock = pulumi.Output.concat(
-            "az storage container immutability-policy lock --account-name ",
-            account.name,
-            f" --resource-group {azure.resource_group_name} --container-name ",
-            container.name,
-            ' --if-match "$(az storage container immutability-policy show --account-name ',
-            account.name,
-            f" --resource-group {azure.resource_group_name} --container-name ",
-            container.name,
-            ' --query etag -o tsv)"',
+        sink = f"https://{account_name}.blob.core.windows.net/{container_name}"
+        lock = (
+            f"az storage container immutability-policy lock {where} --if-match "
+            f'"$(az storage container immutability-policy show {where} --query etag -o tsv)"'
         )
-        return sink, lock
+        return pulumi.Output.from_input(sink), pulumi.Output.from_input(lock)
