@@ -15,7 +15,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Iterable
 
@@ -27,6 +26,7 @@ from gateway.ledger.budgets import Budget, BudgetPeriod, BudgetsConfig, BudgetSc
 from gateway.ledger.events import UsageEvent
 from gateway.ledger.outbox import UsageOutbox
 from gateway.ledger.reservations import BudgetEngine
+from gateway.ledger.tasks import stop_task
 from gateway.ledger.usage_log import Dimension, UsageLog
 
 _log = logging.getLogger("gatehouse.ledger")
@@ -61,10 +61,7 @@ class DurableLedger:
         self._refresher = asyncio.create_task(self._refresh_loop(engine), name="budget-refresh")
 
     async def aclose(self) -> None:
-        if self._refresher is not None:
-            self._refresher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._refresher
+        await stop_task(self._refresher)
         await self.outbox.aclose()
 
     async def record(self, event: UsageEvent) -> None:

@@ -24,7 +24,6 @@ has a ``budgets`` section (a :class:`BudgetsConfig`).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from typing import Any
 
@@ -41,6 +40,7 @@ from gateway.ledger.estimate import with_output_cap
 from gateway.ledger.events import ThresholdCrossed
 from gateway.ledger.pricing import Price, Usage, worst_price
 from gateway.ledger.reservations import BudgetEngine, Reservation, Subject, create_budget_engine
+from gateway.ledger.tasks import stop_task
 from gateway.limits.store import StoreUnavailable, redis_for
 
 RESERVATION_KEY = "ledger.reservation"
@@ -126,10 +126,7 @@ class LedgerHook(Hook):
         )
 
     async def shutdown(self) -> None:
-        if self._expiry is not None:
-            self._expiry.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._expiry
+        await stop_task(self._expiry)
         if self.durable is not None:
             await self.durable.aclose()
         if self._redis is not None:

@@ -33,6 +33,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from gateway.ledger.budgets import UsageOutboxConfig
 from gateway.ledger.events import UsageEvent
+from gateway.ledger.tasks import stop_task
 from gateway.ledger.usage_log import UsageLog
 
 _log = logging.getLogger("gatehouse.ledger.outbox")
@@ -144,11 +145,8 @@ class UsageOutbox:
 
     async def aclose(self) -> None:
         """Stop the background task and write what is pending (see the module docstring)."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await stop_task(self._task)
+        self._task = None
         deadline = time.monotonic() + self._config.shutdown_timeout_seconds
         delay = self._config.flush_interval_seconds
         while not await self.flush():
