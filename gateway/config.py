@@ -244,6 +244,12 @@ class AuthConfig(_Model):
             raise ValueError(f"each issuer at most once (repeated: {', '.join(dupes)})")
         return value
 
+    @model_validator(mode="after")
+    def _some_way_in(self) -> AuthConfig:
+        if not self.api_keys and not self.oidc:
+            raise ValueError("api_keys: true or at least one oidc issuer (nobody could call)")
+        return self
+
 
 class Timeouts(_Model):
     """Upstream timeouts, in seconds."""

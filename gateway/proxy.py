@@ -185,11 +185,12 @@ class Proxy:
         ctx.deployment = target.deployment
 
     async def _complete(self, ctx: RequestContext, targets: Sequence[Target]) -> Response:
-        assert ctx.op is not None
+        op = ctx.op
+        assert op is not None
 
         async def attempt(target: Target) -> JSON:
             response = await self._exchange(ctx, target, stream=False)
-            return target.adapter.translate_response(ctx.op, response.status_code, response.content)  # type: ignore[arg-type]
+            return target.adapter.translate_response(op, response.status_code, response.content)
 
         target, result = await self._failover.run(ctx, targets, attempt)
         self._chose(ctx, target)

@@ -246,6 +246,11 @@ def test_azure_auth_must_be_chosen() -> None:
     assert "not both" in error_of(data)
 
 
+def test_some_authentication_must_be_enabled() -> None:
+    message = error_of(minimal(auth={"api_keys": False}))
+    assert "auth: got" in message and "at least one oidc issuer" in message
+
+
 def test_duplicate_model_names_are_refused() -> None:
     data = minimal()
     data["models"] = data["models"] * 2
