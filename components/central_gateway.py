@@ -212,6 +212,10 @@ class CentralGatewayArgs(ShapeArgs):
         "the routes' api_key_env, PGPASSWORD, the admin key...); never values",
     )
     identity: WorkloadIdentity = Field(default_factory=WorkloadIdentity)
+    service_account_name: str = Field(
+        APP,
+        description=f"name of the ServiceAccount (an IRSA trust names it); default: '{APP}'",
+    )
     allowed_namespaces: list[str] = Field(
         default_factory=list,
         description="namespaces whose pods may call the gateway; default: none (only the "
@@ -242,6 +246,11 @@ class CentralGatewayArgs(ShapeArgs):
     @classmethod
     def _namespace(cls, value: str) -> str:
         return check_dns_label("namespace", value)
+
+    @field_validator("service_account_name")
+    @classmethod
+    def _sa(cls, value: str) -> str:
+        return check_dns_subdomain("service_account_name", value)
 
     @field_validator("allowed_namespaces")
     @classmethod
@@ -386,8 +395,11 @@ class CentralGateway(pulumi.ComponentResource):
         *,
         routes: Sequence[pulumi.Input[Sequence[RouteDescriptor]]] = (),
         model_peers: Sequence[NetworkPeer] = (),
+        aws_role_arn: pulumi.Input[str] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
+        """``aws_role_arn``: the IRSA role a serving shape created for the gateway (e.g.
+        Bedrock over PrivateLink); ``args.identity.aws_role_arn`` takes precedence."""
         placement = args.cluster.resolve(ctx)
         extra = [r.descriptor() for r in args.routes]
         for index, route in enumerate(extra):
@@ -407,14 +419,20 @@ class CentralGateway(pulumi.ComponentResource):
         ns = namespace_with_default_deny(name, args.namespace, self._labels(), child)
         in_ns = pulumi.ResourceOptions(parent=self, depends_on=[ns])
 
-        sa_annotations: dict[str, str] = {}
-        if args.identity.aws_role_arn:
-            sa_annotations[IRSA_ANNOTATION] = args.identity.aws_role_arn
+        sa_annotations: dict[str, pulumi.Input[str]] = {}
+        role_arn = args.identity.aws_role_arn or aws_role_arn
+        if role_arn:
+            sa_annotations[IRSA_ANNOTATION] = role_arn
         if args.identity.azure_client_id:
             sa_annotations[AZURE_WI_ANNOTATION] = args.identity.azure_client_id
         account = k8s.core.v1.ServiceAccount(
             f"{name}-sa",
-            metadata=metadata(APP, args.namespace, self._labels(), annotations=sa_annotations),
+            metadata=metadata(
+                args.service_account_name,
+                args.namespace,
+                self._labels(),
+                annotations=sa_annotations,
+            ),
             automount_service_account_token=False,
             opts=in_ns,
         )
@@ -545,7 +563,7 @@ class CentralGateway(pulumi.ComponentResource):
             "template": {
                 "metadata": {"labels": pod_labels},
                 "spec": {
-                    "serviceAccountName": APP,
+                    "serviceAccountName": args.service_account_name,
                     "automountServiceAccountToken": False,
                     "securityContext": pod_security_context(),
                     "containers": [container],
@@ -674,3 +692,9 @@ def route_inputs(built: Mapping[str, Any]) -> tuple[list[Any], list[NetworkPeer]
     routes = [c.route_descriptors for c in built.values() if hasattr(c, "route_descriptors")]
     peers = [p for c in built.values() for p in getattr(c, "network_peers", ())]
     return routes, peers
+
+
+def gateway_role(built: Mapping[str, Any]) -> Any:
+    """The IRSA role a built serving shape created for the gateway, if any."""
+    roles = [c.role_arn for c in built.values() if hasattr(c, "role_arn")]
+    return roles[0] if roles else None

@@ -18,7 +18,12 @@ from components.audit_archive import AuditArchive, AuditArchiveArgs
 from components.azure_openai import AzureOpenAI, AzureOpenAIArgs
 from components.bedrock_privatelink import BedrockPrivateLink, BedrockPrivateLinkArgs
 from components.byoc import Byoc, ByocArgs
-from components.central_gateway import CentralGateway, CentralGatewayArgs, route_inputs
+from components.central_gateway import (
+    CentralGateway,
+    CentralGatewayArgs,
+    gateway_role,
+    route_inputs,
+)
 from components.common import ShapeArgs, ShapeContext
 from components.k8s_security import ClusterLocation
 from components.vllm_nodes import VllmNodes, VllmNodesArgs
@@ -51,6 +56,7 @@ def _central_gateway(
         ctx,
         routes=routes,
         model_peers=peers,
+        aws_role_arn=gateway_role(built),
         opts=_cluster("central-gateway", args.cluster),
     )
 
