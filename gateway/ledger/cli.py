@@ -23,7 +23,7 @@ import orjson
 from gateway.config import ConfigError, load_config
 from gateway.ledger.reports import Report, ReportError, month_range
 from gateway.ledger.usage_log import Dimension, UsageLog
-from gateway.store.engine import create_engine
+from gateway.store.engine import create_engine, sqlite_path
 
 CONFIG_ENV = "GATEHOUSE_CONFIG"
 CHARGEBACK_GROUPS: tuple[Dimension, ...] = ("cost_center", "team", "model")
@@ -76,12 +76,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ReportError, ConfigError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    hint = "(the gateway creates its tables when it first starts)"
+    path = sqlite_path(config.store)
+    if path is not None and not Path(path).is_file():
+        print(
+            f"error: cannot read the usage events from the store {config.store}: "
+            f"the file {path} does not exist {hint}",
+            file=sys.stderr,
+        )
+        return 1
     try:
         report = asyncio.run(chargeback(config.store, args.month))
     except Exception as exc:
         print(
-            f"error: cannot read the usage events from the store {config.store}: {exc} "
-            "(the gateway creates the tables when it first starts)",
+            f"error: cannot read the usage events from the store {config.store}: {exc} {hint}",
             file=sys.stderr,
         )
         return 1

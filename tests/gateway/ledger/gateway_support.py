@@ -22,7 +22,7 @@ from tests.gateway.conftest import Gateway, gateway_config, openai_deployment, r
 from tests.gateway.fakes.openai import FakeOpenAI
 from tests.gateway.fakes.server import serve
 
-UNIT_PRICE = {"input_per_mtok": 1_000_000, "output_per_mtok": 1_000_000}
+UNIT_PRICE = {"input_per_mtok": 1_000_000.0, "output_per_mtok": 1_000_000.0}
 """one currency unit per prompt or completion token"""
 PROMPT: Any = [{"role": "user", "content": "hello"}]
 MAX_TOKENS = 8
@@ -44,18 +44,27 @@ class WorstCaseFake(FakeOpenAI):
         }
 
 
-def ledger_config(store: str, upstream: str, **sections: Any) -> GatewayConfig:
-    deployment = openai_deployment(f"{upstream}/v1", price=UNIT_PRICE, region="eu-west-1")
+def ledger_config(
+    store: str, upstream: str, *, price: dict[str, float] = UNIT_PRICE, **sections: Any
+) -> GatewayConfig:
+    deployment = openai_deployment(f"{upstream}/v1", price=price, region="eu-west-1")
     return gateway_config(store, {"chat-eu": [deployment]}, **sections)
 
 
 @contextmanager
 def ledger_gateway(
-    store: str, *, fake: FakeOpenAI | None = None, **sections: Any
+    store: str,
+    *,
+    fake: FakeOpenAI | None = None,
+    price: dict[str, float] = UNIT_PRICE,
+    **sections: Any,
 ) -> Iterator[tuple[Gateway, FakeOpenAI]]:
     """A running gateway on ``store`` with the given config sections (e.g. ``budgets``)."""
     upstream = fake or WorstCaseFake()
-    with serve(upstream) as url, run_gateway(ledger_config(store, url, **sections)) as gw:
+    with (
+        serve(upstream) as url,
+        run_gateway(ledger_config(store, url, price=price, **sections)) as gw,
+    ):
         yield gw, upstream
 
 
