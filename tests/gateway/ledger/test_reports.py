@@ -214,7 +214,7 @@ def test_chargeback_totals_equal_the_costs_in_the_audit_trail(
     ]
     priced = [e for e in events if e["cost"] is not None]
     assert (len(events), len(priced)) == (13, 12)
-    billed = sum(Decimal(r["cost"]) for r in rows)
+    billed = sum((Decimal(r["cost"]) for r in rows), Decimal(0))
     assert billed == sum(Decimal(e["cost"]) for e in priced) > 0
     assert billed != billed.to_integral_value()  # fractional costs, summed exactly
     assert sum(int(r["requests"]) for r in rows) == len(priced)
