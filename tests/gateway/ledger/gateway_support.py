@@ -18,7 +18,13 @@ from gateway.audit.records import decode_line, is_checkpoint
 from gateway.audit.sinks.local import LocalSink
 from gateway.config import GatewayConfig
 from gateway.ledger.estimate import estimate_prompt_tokens
-from tests.gateway.conftest import Gateway, gateway_config, openai_deployment, run_gateway
+from tests.gateway.conftest import (
+    ADMIN_KEY,
+    Gateway,
+    gateway_config,
+    openai_deployment,
+    run_gateway,
+)
 from tests.gateway.fakes.openai import FakeOpenAI
 from tests.gateway.fakes.server import serve
 
@@ -57,13 +63,16 @@ def ledger_gateway(
     *,
     fake: FakeOpenAI | None = None,
     price: dict[str, float] = UNIT_PRICE,
+    environ: dict[str, str] | None = None,
     **sections: Any,
 ) -> Iterator[tuple[Gateway, FakeOpenAI]]:
-    """A running gateway on ``store`` with the given config sections (e.g. ``budgets``)."""
+    """A running gateway on ``store`` with the given config sections (e.g. ``budgets``);
+    ``environ`` adds variables to the admin key (a Redis URL...)."""
     upstream = fake or WorstCaseFake()
+    env = {"GATEHOUSE_ADMIN_KEY": ADMIN_KEY, **(environ or {})}
     with (
         serve(upstream) as url,
-        run_gateway(ledger_config(store, url, price=price, **sections)) as gw,
+        run_gateway(ledger_config(store, url, price=price, **sections), environ=env) as gw,
     ):
         yield gw, upstream
 
