@@ -1,0 +1,121 @@
+"""The offline gate on the Kubernetes environments, and on broken Kubernetes fixtures.
+
+The shipped environments pass. Broken stack files (``fixtures/k8s/Pulumi.*.yaml``) make
+``gatehouse gate`` exit 1 naming the policy. Unsafe objects the shapes refuse to build are
+small raw programs (``fixtures/k8s/programs.py``), analysed by the pack started as its own
+process, as the gate does: each makes one policy, and only it, fire.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from policies import ALL_POLICIES
+from stacks.analyzer import PackProcess, run_analysis
+from stacks.cli import main
+from stacks.render import render
+from tests.stacks.fixtures.k8s.programs import BROKEN, Program, compliant
+
+ROOT = Path(__file__).resolve().parents[2]
+FIXTURES = Path(__file__).parent / "fixtures" / "k8s"
+EU = {"zone": "eu", "extraJurisdictions": [], "allowGlobalProcessing": False}
+OURS = ("k8s-", "gatehouse-")
+
+
+def test_onprem_eu_passes(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--project", str(ROOT), "gate", "onprem-eu", "--format", "json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["passed"] is True and report["violations"] == []
+    assert report["resources"] > 20
+
+
+def test_prod_eu_has_the_gateway_and_prints_the_egress_table(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["--project", str(ROOT), "plan", "prod-eu", "--traffic", "100000,8,2"]) == 0
+    out = capsys.readouterr().out
+    assert "CentralGateway" in out and "AuditArchive" in out
+    assert "FROM" in out and "USD/MONTH" in out
+    # Frankfurt gateway -> Sweden Central Azure OpenAI is the only cross-region flow pair.
+    assert "eu-central-1   swedencentral  prompts" in out
+    assert "over 2 cross-region flows" in out
+
+
+@pytest.fixture()
+def project(tmp_path: Path) -> Path:
+    """A copy of the project with the broken Kubernetes stack files beside the shipped ones."""
+    (tmp_path / "Pulumi.yaml").write_text((ROOT / "Pulumi.yaml").read_text())
+    shutil.copytree(
+        ROOT / "stacks", tmp_path / "stacks", ignore=shutil.ignore_patterns("*.py", "__pycache__")
+    )
+    shutil.copytree(
+        ROOT / "policies", tmp_path / "policies", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    for fixture in FIXTURES.glob("Pulumi.*.yaml"):
+        shutil.copy(fixture, tmp_path / "stacks" / fixture.name)
+    return tmp_path
+
+
+@pytest.mark.parametrize(
+    ("environment", "policy"),
+    [
+        ("k8s-audit-elsewhere", "gatehouse-colocation-data-with-compute"),
+        ("k8s-us-route", "k8s-configmap-gateway-routes-in-zone"),
+        ("k8s-us-site", "k8s-object-jurisdiction-in-zone"),
+    ],
+)
+def test_broken_stack_files_fail_the_gate_naming_the_policy(
+    project: Path, environment: str, policy: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["--project", str(project), "gate", environment]) == 1
+    out = capsys.readouterr().out
+    assert f"[mandatory] {policy}" in out
+    assert f"gate FAILED for '{environment}'" in out
+
+
+def test_a_colocation_exception_with_a_reason_admits_the_pair(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["--project", str(project), "gate", "k8s-audit-elsewhere-allowed"]) == 0
+    assert "gate passed" in capsys.readouterr().out
+
+
+@pytest.fixture(scope="module")
+def pack() -> Iterator[PackProcess]:
+    with PackProcess(ROOT / "policies") as started:
+        yield started
+
+
+def test_every_kubernetes_and_stack_policy_has_a_broken_fixture() -> None:
+    ours = {p.name for p in ALL_POLICIES if p.name.startswith(OURS)}
+    assert ours == set(BROKEN)
+
+
+def _mandatory(pack: PackProcess, program: Program) -> list[tuple[str, str]]:
+    rendering = render(program, stack="fixture")
+    found = run_analysis(pack, rendering, settings=EU, stack_config={}, stack="fixture")
+    return [(d.policy, d.message) for d in found if d.mandatory]
+
+
+def test_the_baseline_program_is_compliant(pack: PackProcess) -> None:
+    assert _mandatory(pack, compliant) == []
+
+
+CASES = [
+    pytest.param(policy, program, id=f"{policy}: {label}")
+    for policy, programs in BROKEN.items()
+    for label, program in programs
+]
+
+
+@pytest.mark.parametrize(("policy", "program"), CASES)
+def test_each_broken_program_fires_exactly_its_policy(
+    pack: PackProcess, policy: str, program: Program
+) -> None:
+    found = _mandatory(pack, program)
+    assert {p for p, _ in found} == {policy}, found
