@@ -21,7 +21,6 @@ from __future__ import annotations
 from gateway.context import RequestContext
 from gateway.hooks import Hook, HookServices
 from gateway.providers.base import JSON
-from gateway.redaction.config import RedactionConfig
 from gateway.redaction.engine import Redactor
 from gateway.redaction.errors import RedactionUnavailable
 from gateway.redaction.payload import map_request, map_response
@@ -107,7 +106,4 @@ def build_redaction_hook(services: HookServices) -> RedactionHook:
     """The factory for ``HOOK_FACTORIES``; the default config (redact) when the section is
     absent. Raises :class:`~gateway.redaction.errors.RedactionSetupError` at start-up when
     the config asks for Presidio and it is not installed."""
-    config = getattr(services.config, "redaction", None)
-    if not isinstance(config, RedactionConfig):
-        config = RedactionConfig()
-    return RedactionHook(Redactor(config, registry=services.registry))
+    return RedactionHook(Redactor(services.config.redaction, registry=services.registry))
