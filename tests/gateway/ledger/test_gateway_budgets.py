@@ -10,14 +10,23 @@ import httpx
 import openai
 import pytest
 
-from tests.gateway.conftest import Gateway, sqlite_store
+from gateway.app import create_app
+from gateway.audit.errors import AuditUnavailable
+from gateway.config import ConfigError
+from gateway.hooks import Hook, HookServices
+from gateway.ledger.hook import build_ledger_hook
+from gateway.store import Store
+from tests.gateway.conftest import Gateway, run_gateway, sqlite_store
 from tests.gateway.fakes.openai import FakeOpenAI
+from tests.gateway.fakes.server import serve
 from tests.gateway.ledger.gateway_support import (
     MAX_TOKENS,
     PROMPT,
     WORST,
+    WorstCaseFake,
     audit_events,
     contend,
+    ledger_config,
     ledger_gateway,
 )
 
@@ -119,6 +128,8 @@ def test_a_key_created_with_a_budget_is_held_to_it(tmp_path: Path) -> None:
             client.chat.completions.create(model="chat-eu", messages=PROMPT, max_tokens=MAX_TOKENS)
         assert f"key '{body['id']}' has a daily budget of 20" in info.value.message
         assert fake.calls == 2
+    [change] = [e for e in audit_events(tmp_path / "gatehouse-audit") if e["type"] == "admin"]
+    assert (change["action"], change["target"]) == ("budget.set", f"key:{body['id']}:daily")
 
 
 @pytest.mark.parametrize(
@@ -237,3 +248,44 @@ def test_budget_admin_needs_the_admin_key(tmp_path: Path) -> None:
             )
             assert response.status_code == 401
         assert httpx.get(f"{gw.url}/admin/spend").status_code == 401
+
+
+class BrokenTrail(Hook):
+    """An audit hook whose trail cannot be written."""
+
+    name = "audit"
+
+    async def admin_change(self, **_: Any) -> None:
+        raise AuditUnavailable("disk full")
+
+
+def test_a_budget_change_the_audit_trail_cannot_record_is_not_made(tmp_path: Path) -> None:
+    store = Store(sqlite_store(tmp_path))
+    with serve(WorstCaseFake()) as upstream:
+        config = ledger_config(store.url, upstream, budgets={})
+        ledger = build_ledger_hook(HookServices(config, {}, store))
+        assert ledger is not None
+        with run_gateway(config, hooks=[BrokenTrail(), ledger], store=store) as gw:
+            body = {"scope": "team", "subject": "risk", "amount": 5}
+            refused = gw.admin("PUT", "/admin/budgets", json=body)
+            assert refused.status_code == 503
+            assert refused.json()["error"]["code"] == "audit_unavailable"
+            key = gw.admin("POST", "/admin/keys", json={"team": "t", "budget": {"amount": 5}})
+            assert key.status_code == 503
+            assert budgets_listed(gw) == {}
+            assert gw.admin("GET", "/admin/keys").json()["data"] == []
+
+
+def test_a_price_finer_than_the_ledger_records_stops_the_start_up(tmp_path: Path) -> None:
+    config = ledger_config(
+        sqlite_store(tmp_path),
+        "http://127.0.0.1:9",
+        price={"input_per_mtok": 0.0000001, "output_per_mtok": 1.5},
+        budgets={},
+    )
+    with pytest.raises(ConfigError) as info:
+        create_app(config, environ={})
+    assert str(info.value) == (
+        "models[0].deployments[0].price.input_per_mtok: got 1E-7; expected at most 6 "
+        "decimal places (the ledger records exact costs)"
+    )
