@@ -32,7 +32,9 @@ def build(spec: SpecBase, environment: str) -> dict[str, Any]:
         args = spec.section(shape.section)
         if args is None or not args.enabled:
             continue
-        shapes[shape.section] = _shape(shape.section, partial(shape.build, args, ctx, shapes))
+        shapes[shape.section] = _shape(
+            shape.section, partial(shape.build, shape.component, args, ctx, shapes)
+        )
     for section, component in shapes.items():
         for output in ("endpoint", "routes"):
             if hasattr(component, output):

@@ -21,6 +21,7 @@ from components.byoc import Byoc, ByocArgs
 from components.central_gateway import (
     CentralGateway,
     CentralGatewayArgs,
+    audit_sink_of,
     gateway_role,
     route_inputs,
 )
@@ -28,14 +29,21 @@ from components.common import ShapeArgs, ShapeContext
 from components.k8s_security import ClusterLocation
 from components.vllm_nodes import VllmNodes, VllmNodesArgs
 
-Build = Callable[[Any, ShapeContext, Mapping[str, Any]], Any]
+Build = Callable[[str, Any, ShapeContext, Mapping[str, Any]], Any]
 
 
 @dataclass(frozen=True)
 class Shape:
+    """``build(name, args, ctx, built)`` creates the component named ``name``."""
+
     section: str
     args_type: type[ShapeArgs]
     build: Build
+
+    @property
+    def component(self) -> str:
+        """The component's name in an environment: the section, dashed."""
+        return self.section.replace("_", "-")
 
 
 def _cluster(name: str, cluster: ClusterLocation) -> pulumi.ResourceOptions | None:
@@ -47,17 +55,18 @@ def _cluster(name: str, cluster: ClusterLocation) -> pulumi.ResourceOptions | No
 
 
 def _central_gateway(
-    args: CentralGatewayArgs, ctx: ShapeContext, built: Mapping[str, Any]
+    name: str, args: CentralGatewayArgs, ctx: ShapeContext, built: Mapping[str, Any]
 ) -> CentralGateway:
     routes, peers = route_inputs(built)
     return CentralGateway(
-        "central-gateway",
+        name,
         args,
         ctx,
         routes=routes,
         model_peers=peers,
         aws_role_arn=gateway_role(built),
-        opts=_cluster("central-gateway", args.cluster),
+        audit_sink=audit_sink_of(built),
+        opts=_cluster(name, args.cluster),
     )
 
 
@@ -65,26 +74,26 @@ SHAPES: tuple[Shape, ...] = (
     Shape(
         "azure_openai",
         AzureOpenAIArgs,
-        lambda args, ctx, built: AzureOpenAI("azure-openai", args, ctx),
+        lambda name, args, ctx, built: AzureOpenAI(name, args, ctx),
     ),
     Shape(
         "vllm_nodes",
         VllmNodesArgs,
-        lambda args, ctx, built: VllmNodes(
-            "vllm-nodes", args, ctx, opts=_cluster("vllm-nodes", args.cluster)
+        lambda name, args, ctx, built: VllmNodes(
+            name, args, ctx, opts=_cluster(name, args.cluster)
         ),
     ),
     Shape(
         "audit_archive",
         AuditArchiveArgs,
-        lambda args, ctx, built: AuditArchive("audit-archive", args, ctx),
+        lambda name, args, ctx, built: AuditArchive(name, args, ctx),
     ),
     Shape(
         "bedrock_privatelink",
         BedrockPrivateLinkArgs,
-        lambda args, ctx, built: BedrockPrivateLink("bedrock-privatelink", args, ctx),
+        lambda name, args, ctx, built: BedrockPrivateLink(name, args, ctx),
     ),
-    Shape("byoc", ByocArgs, lambda args, ctx, built: Byoc("byoc", args, ctx)),
+    Shape("byoc", ByocArgs, lambda name, args, ctx, built: Byoc(name, args, ctx)),
     # Last: it consumes the route descriptors of every model-serving shape built before it.
     Shape("central_gateway", CentralGatewayArgs, _central_gateway),
 )
