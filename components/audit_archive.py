@@ -352,12 +352,12 @@ class AuditArchive(pulumi.ComponentResource):
         args, tags = self._args, self._tags
         azure = args.azure
         assert azure is not None  # validated by AuditArchiveArgs
-        encryption: dict[str, Any] = {
+        encryption: Any = {
             "require_infrastructure_encryption": True,
             "key_source": "Microsoft.Storage",
             "services": {"blob": {"enabled": True, "key_type": "Account"}},
         }
-        identity: dict[str, Any] | None = None
+        identity: Any = None
         if args.kms_key_id is not None:
             match = _VAULT_KEY.match(args.kms_key_id)
             assert match is not None and azure.identity_id is not None

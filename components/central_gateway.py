@@ -55,6 +55,7 @@ from components.k8s_security import (
     ClusterLocation,
     FrozenModel,
     NetworkPeer,
+    Placement,
     Resources,
     SecretKeyRef,
     check_dns_label,
@@ -70,6 +71,7 @@ from components.k8s_security import (
     pod_security_context,
 )
 from gateway.config import ENV_NAME, ConfigError, GatewayConfig, parse_config, render_config
+from gateway.telemetry.config import MetricsAccess
 
 SHAPE: Final = "central_gateway"
 APP: Final = "gatehouse-gateway"
@@ -126,6 +128,11 @@ class GatewayEgress(FrozenModel):
     otel_collector: NetworkPeer | None = Field(
         None, description="the OpenTelemetry collector; default: none"
     )
+    audit_archive: NetworkPeer | None = Field(
+        None,
+        description="where the audit archive is reached (an S3 interface endpoint's or the "
+        "storage account's private endpoint's subnet); default: none",
+    )
 
 
 class IngressSpec(FrozenModel):
@@ -146,16 +153,29 @@ class IngressSpec(FrozenModel):
 
 
 class Telemetry(FrozenModel):
+    """Traces: written into the gateway config's telemetry section (settings.telemetry wins)."""
+
     otlp_endpoint: str | None = Field(
         None,
-        description="OTLP/HTTP endpoint, e.g. http://otel-collector.observability:4318; "
-        "default: no export",
+        description="OTLP/HTTP endpoint of the collector, e.g. "
+        "https://otel-collector.observability.svc:4318; default: no export",
     )
     service_name: str = Field(APP, description=f"default: '{APP}'")
     trace_sample_ratio: float = Field(0.1, ge=0, le=1, description="default: 0.1")
+    allow_insecure_http: bool = Field(
+        False,
+        description="unsafe opt-in: export spans over plain HTTP to an in-cluster collector "
+        "(prompts' metadata travels unencrypted unless a service mesh encrypts it)",
+    )
 
 
 class ServiceMonitorSpec(FrozenModel):
+    """Prometheus scraping of ``/metrics``, which the gateway serves only with a bearer token."""
+
+    token_secret: SecretKeyRef = Field(
+        description="existing Secret key holding the scrape token (at least 24 characters); "
+        "the gateway reads it from GATEHOUSE_METRICS_TOKEN, Prometheus sends it"
+    )
     interval: str = Field("30s", pattern=r"^\d+[smh]$")
     labels: dict[str, str] = Field(
         default_factory=dict, description="labels the Prometheus instance selects on"
@@ -326,13 +346,19 @@ def _deployment(route: RouteDescriptor, args: CentralGatewayArgs) -> dict[str, A
 
 
 def gateway_config(
-    args: CentralGatewayArgs, ctx: ShapeContext, routes: Sequence[RouteDescriptor]
+    args: CentralGatewayArgs,
+    ctx: ShapeContext,
+    routes: Sequence[RouteDescriptor],
+    audit_sink: str | None = None,
 ) -> GatewayConfig:
     """The gateway config for ``routes``, validated by the gateway's own model.
 
-    Raises :class:`ResidencyViolation` for a route outside the zone and ``ValueError``
-    naming the field for anything the gateway would reject (including an ``api_key_env``
-    that no ``secret_env`` entry provides, which would stop the gateway at start-up).
+    The audit trail's write-ahead directory is the pod's state volume; its sink is
+    ``audit_sink`` (the audit archive of the environment) unless ``settings.audit.sink``
+    names one. Raises :class:`ResidencyViolation` for a route outside the zone and
+    ``ValueError`` naming the field for anything the gateway would reject, including a
+    variable (``api_key_env``, ``audit.signing_key_env``...) that no ``secret_env`` entry
+    provides, which would stop the gateway at start-up.
     """
     models: dict[str, list[dict[str, Any]]] = {}
     for index, route in enumerate(routes):
@@ -350,8 +376,17 @@ def gateway_config(
             "routes: the gateway has nothing to serve; expected a model-serving shape in the "
             "environment (azure_openai, vllm_nodes, ...) or entries in central_gateway.routes"
         )
+    placement = args.cluster.resolve(ctx)
+    audit = {"dir": f"{STATE_DIR}/audit", **dict(args.settings.get("audit") or {})}
+    if audit_sink is not None:
+        audit.setdefault("sink", audit_sink)
     data = {
         **args.settings,
+        "audit": audit,
+        "telemetry": {
+            **telemetry_section(args.telemetry, resource_attributes(args, ctx, placement)),
+            **dict(args.settings.get("telemetry") or {}),
+        },
         "listen": {"host": "0.0.0.0", "port": PORT},  # noqa: S104 - the pod's own interfaces
         "store": args.store_url,
         "jurisdictions": sorted(ctx.jurisdictions),
@@ -362,16 +397,67 @@ def gateway_config(
     except ConfigError as exc:
         raise ValueError(str(exc)) from None
     provided = {s.env for s in args.secret_env}
-    for route in config.models:
-        for deployment in route.deployments:
-            env = getattr(deployment, "api_key_env", None)
-            if env is not None and env not in provided:
-                raise ValueError(
-                    f"secret_env: model {route.name!r} reads its API key from ${env}, but no "
-                    f"secret_env entry provides it; expected {{env: {env}, secret: <name>, "
-                    "key: <key>}"
-                )
+    needed = _variables(config.model_dump(mode="json", exclude_defaults=True))
+    if config.limits is not None and config.limits.backend == "redis":
+        needed.append(("limits.redis_url_env", config.limits.redis_url_env))
+    for path, env in needed:
+        if env not in provided:
+            raise ValueError(
+                f"secret_env: the gateway config reads {path} from ${env}, but no secret_env "
+                f"entry provides it; expected {{env: {env}, secret: <name>, key: <key>}}"
+            )
     return config
+
+
+def metrics_token_env(args: CentralGatewayArgs) -> str:
+    """The variable the gateway reads its ``/metrics`` bearer token from."""
+    metrics = dict((args.settings.get("telemetry") or {}).get("metrics") or {})
+    return str(metrics.get("token_env", MetricsAccess().token_env))
+
+
+def resource_attributes(
+    args: CentralGatewayArgs, ctx: ShapeContext, placement: Placement
+) -> dict[str, str]:
+    """OpenTelemetry resource attributes of every span and metric of this gateway."""
+    return {
+        "deployment.environment": ctx.environment,
+        "k8s.namespace.name": args.namespace,
+        "gatehouse.jurisdiction": placement.jurisdiction,
+        "gatehouse.region": placement.region,
+    }
+
+
+def telemetry_section(telemetry: Telemetry, attributes: Mapping[str, str]) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "service_name": telemetry.service_name,
+        "sample_ratio": telemetry.trace_sample_ratio,
+        "resource_attributes": dict(attributes),
+    }
+    if telemetry.otlp_endpoint is not None:
+        out["otlp_endpoint"] = telemetry.otlp_endpoint
+        out["allow_insecure_http"] = telemetry.allow_insecure_http
+    return out
+
+
+# Variables the gateway may run without (an unset admin key disables the admin API).
+_OPTIONAL_VARIABLES: Final = frozenset({"admin_key_env", "token_env"})
+
+
+def _variables(data: Any, path: str = "") -> list[tuple[str, str]]:
+    """(config path, variable) for every ``*_env`` field the config sets."""
+    found: list[tuple[str, str]] = []
+    if isinstance(data, dict):
+        for key, value in data.items():
+            where = f"{path}.{key}" if path else str(key)
+            if str(key).endswith("_env") and key not in _OPTIONAL_VARIABLES:
+                if isinstance(value, str):
+                    found.append((where, value))
+            else:
+                found += _variables(value, where)
+    elif isinstance(data, list):
+        for index, item in enumerate(data):
+            found += _variables(item, f"{path}[{index}]")
+    return found
 
 
 def config_map_name(text: str) -> str:
@@ -396,10 +482,12 @@ class CentralGateway(pulumi.ComponentResource):
         routes: Sequence[pulumi.Input[Sequence[RouteDescriptor]]] = (),
         model_peers: Sequence[NetworkPeer] = (),
         aws_role_arn: pulumi.Input[str] | None = None,
+        audit_sink: pulumi.Input[str] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         """``aws_role_arn``: the IRSA role a serving shape created for the gateway (e.g.
-        Bedrock over PrivateLink); ``args.identity.aws_role_arn`` takes precedence."""
+        Bedrock over PrivateLink); ``args.identity.aws_role_arn`` takes precedence.
+        ``audit_sink``: the environment's audit archive (see :func:`gateway_config`)."""
         placement = args.cluster.resolve(ctx)
         extra = [r.descriptor() for r in args.routes]
         for index, route in enumerate(extra):
@@ -440,7 +528,9 @@ class CentralGateway(pulumi.ComponentResource):
         all_routes = pulumi.Output.all(*routes).apply(
             lambda groups: [*[r for g in groups for r in g], *extra]
         )
-        config_text = all_routes.apply(lambda rs: render_config(gateway_config(args, ctx, rs)))
+        config_text = pulumi.Output.all(all_routes, audit_sink).apply(
+            lambda parts: render_config(gateway_config(args, ctx, parts[0], parts[1]))
+        )
         config_map = k8s.core.v1.ConfigMap(
             f"{name}-config",
             metadata=metadata(config_text.apply(config_map_name), args.namespace, self._labels()),
@@ -503,25 +593,18 @@ class CentralGateway(pulumi.ComponentResource):
             {"name": "HOME", "value": STATE_DIR},
             {"name": "TMPDIR", "value": "/tmp"},  # noqa: S108 - an emptyDir of the pod
         ]
-        telemetry = args.telemetry
-        if telemetry.otlp_endpoint:
-            attributes = ",".join(
-                f"{k}={v}"
-                for k, v in (
-                    ("deployment.environment", self._ctx.environment),
-                    ("k8s.namespace.name", args.namespace),
-                    ("gatehouse.jurisdiction", self._placement.jurisdiction),
-                    ("gatehouse.region", self._placement.region),
-                )
-            )
-            env += [
-                {"name": "OTEL_SERVICE_NAME", "value": telemetry.service_name},
-                {"name": "OTEL_EXPORTER_OTLP_ENDPOINT", "value": telemetry.otlp_endpoint},
-                {"name": "OTEL_EXPORTER_OTLP_PROTOCOL", "value": "http/protobuf"},
-                {"name": "OTEL_RESOURCE_ATTRIBUTES", "value": attributes},
-                {"name": "OTEL_TRACES_SAMPLER", "value": "parentbased_traceidratio"},
-                {"name": "OTEL_TRACES_SAMPLER_ARG", "value": str(telemetry.trace_sample_ratio)},
-            ]
+        # Read by the OpenTelemetry SDK's resource detection; the exporter and sampler
+        # settings are in the config's telemetry section.
+        attributes = resource_attributes(args, self._ctx, self._placement)
+        env += [
+            {"name": "OTEL_SERVICE_NAME", "value": args.telemetry.service_name},
+            {
+                "name": "OTEL_RESOURCE_ATTRIBUTES",
+                "value": ",".join(f"{k}={v}" for k, v in attributes.items()),
+            },
+        ]
+        if args.service_monitor is not None:
+            env.append(args.service_monitor.token_secret.env_var(metrics_token_env(args)))
         return env + [s.env_var(s.env) for s in args.secret_env]
 
     def _deployment_spec(self, config_map: pulumi.Input[str]) -> dict[str, Any]:
@@ -628,7 +711,8 @@ class CentralGateway(pulumi.ComponentResource):
                 for ns in [args.service_monitor.prometheus_namespace]
             ]
         egress_peers = [*args.egress.model_endpoints, *model_peers, args.egress.postgres]
-        egress_peers += [p for p in (args.egress.redis, args.egress.otel_collector) if p]
+        optional = (args.egress.redis, args.egress.otel_collector, args.egress.audit_archive)
+        egress_peers += [p for p in optional if p]
         k8s.networking.v1.NetworkPolicy(
             f"{self._name}-netpol",
             metadata=metadata(APP, args.namespace, self._labels()),
@@ -681,7 +765,20 @@ class CentralGateway(pulumi.ComponentResource):
             metadata=metadata(APP, self._args.namespace, {**self._labels(), **spec.labels}),
             spec={
                 "selector": {"matchLabels": self._selector()},
-                "endpoints": [{"port": "http", "path": "/metrics", "interval": spec.interval}],
+                "endpoints": [
+                    {
+                        "port": "http",
+                        "path": "/metrics",
+                        "interval": spec.interval,
+                        "authorization": {
+                            "type": "Bearer",
+                            "credentials": {
+                                "name": spec.token_secret.secret,
+                                "key": spec.token_secret.key,
+                            },
+                        },
+                    }
+                ],
             },
             opts=opts,
         )
@@ -692,6 +789,11 @@ def route_inputs(built: Mapping[str, Any]) -> tuple[list[Any], list[NetworkPeer]
     routes = [c.route_descriptors for c in built.values() if hasattr(c, "route_descriptors")]
     peers = [p for c in built.values() for p in getattr(c, "network_peers", ())]
     return routes, peers
+
+
+def audit_sink_of(built: Mapping[str, Any]) -> Any:
+    """The sink URL of the environment's audit archive, if one was built."""
+    return getattr(built.get("audit_archive"), "sink", None)
 
 
 def gateway_role(built: Mapping[str, Any]) -> Any:

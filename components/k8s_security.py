@@ -389,7 +389,7 @@ def network_policy_spec(
     pod_labels: Mapping[str, str],
     ingress: list[dict[str, Any]],
     egress: list[dict[str, Any]],
-) -> dict[str, Any]:
+) -> Any:
     return {
         "podSelector": {"matchLabels": dict(pod_labels)},
         "policyTypes": ["Ingress", "Egress"],
@@ -398,7 +398,7 @@ def network_policy_spec(
     }
 
 
-def pod_disruption_budget_spec(pod_labels: Mapping[str, str]) -> dict[str, Any]:
+def pod_disruption_budget_spec(pod_labels: Mapping[str, str]) -> Any:
     """At most one pod down at a time by voluntary disruption (drains keep working)."""
     return {"maxUnavailable": 1, "selector": {"matchLabels": dict(pod_labels)}}
 

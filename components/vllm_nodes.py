@@ -353,7 +353,7 @@ class VllmNodes(pulumi.ComponentResource):
         labels = self._labels(model)
         claim = self._claim(model, prefix, labels, opts)
         service_name = model.name
-        spec: dict[str, Any] = {
+        spec: Any = {
             "replicas": model.replicas,
             "selector": {"matchLabels": self._selector(model)},
             "template": {"metadata": {"labels": labels}, "spec": self._pod(model, claim)},
@@ -374,14 +374,15 @@ class VllmNodes(pulumi.ComponentResource):
                 spec=spec,
                 opts=opts,
             )
+        service: Any = {
+            "type": "ClusterIP",
+            "selector": self._selector(model),
+            "ports": [{"name": "http", "port": PORT, "targetPort": "http"}],
+        }
         k8s.core.v1.Service(
             f"{prefix}-service",
             metadata=metadata(service_name, args.namespace, labels),
-            spec={
-                "type": "ClusterIP",
-                "selector": self._selector(model),
-                "ports": [{"name": "http", "port": PORT, "targetPort": "http"}],
-            },
+            spec=service,
             opts=opts,
         )
         k8s.policy.v1.PodDisruptionBudget(
@@ -419,14 +420,15 @@ class VllmNodes(pulumi.ComponentResource):
         if pvc.claim_name is not None:
             return pvc.claim_name
         claim = f"{model.name}-weights"
+        spec: Any = {
+            "accessModes": [pvc.access_mode],
+            "storageClassName": pvc.storage_class,
+            "resources": {"requests": {"storage": pvc.size}},
+        }
         k8s.core.v1.PersistentVolumeClaim(
             f"{prefix}-weights",
             metadata=metadata(claim, self._args.namespace, labels),
-            spec={
-                "accessModes": [pvc.access_mode],
-                "storageClassName": pvc.storage_class,
-                "resources": {"requests": {"storage": pvc.size}},
-            },
+            spec=spec,
             opts=pulumi.ResourceOptions.merge(
                 opts,
                 pulumi.ResourceOptions(protect=True),  # weights are costly to re-fetch

@@ -112,18 +112,20 @@ def _check(args: ResourceValidationArgs, report: ReportViolation) -> None:
         return
     text = read(args.props, "data", CONFIG_KEY)
     if text is UNKNOWN:
-        report(f"{CONFIG_KEY} is unknown at preview, so the gateway's routes cannot be verified")
+        report(
+            f"{CONFIG_KEY} is unknown at preview, so the gateway's routes cannot be verified", None
+        )
         return
     if not isinstance(text, str):
-        report(f"the gateway ConfigMap has no data.{CONFIG_KEY}")
+        report(f"the gateway ConfigMap has no data.{CONFIG_KEY}", None)
         return
     try:
         config = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        report(f"{CONFIG_KEY} is not valid YAML: {exc}")
+        report(f"{CONFIG_KEY} is not valid YAML: {exc}", None)
         return
     for problem in route_problems(config, residency_of(args)):
-        report(problem)
+        report(problem, None)
 
 
 routes_in_zone = resource_policy(

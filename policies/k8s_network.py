@@ -122,7 +122,7 @@ def _check_service(args: ResourceValidationArgs, report: ReportViolation) -> Non
         return
     problem = lb_problem(args.props)
     if problem is not None:
-        report(problem)
+        report(problem, None)
 
 
 namespace_network_policy = stack_policy(

@@ -116,10 +116,10 @@ def workload_policy(meta: Meta, check: Check) -> ResourceValidationPolicy:
         if found is None:
             return
         if isinstance(found, str):
-            report(found)
+            report(found, None)
             return
         for problem in check(found):
-            report(problem)
+            report(problem, None)
 
     return resource_policy(meta, validate)
 

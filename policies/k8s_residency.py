@@ -75,7 +75,7 @@ def _check(args: ResourceValidationArgs, report: ReportViolation) -> None:
         read(args.props, "metadata", "labels"), residency.jurisdictions, residency.describe()
     )
     if problem is not None:
-        report(problem)
+        report(problem, None)
 
 
 jurisdiction_in_zone = resource_policy(

@@ -331,18 +331,78 @@ def test_availability(default: Rendering) -> None:
     )
 
 
-def test_otel_settings_and_service_monitor() -> None:
-    rendering = build(
-        make_args(
-            telemetry={"otlp_endpoint": "http://otel.observability:4318"},
-            service_monitor={"labels": {"release": "prom"}},
-        )
-    )
-    env = {e["name"]: e.get("value") for e in container(rendering)["env"]}
-    assert env["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://otel.observability:4318"
+def test_telemetry_goes_into_the_gateway_config() -> None:
+    args = make_args(telemetry={"otlp_endpoint": "https://otel.observability.svc:4318"})
+    telemetry = gateway_config(args, CTX, [VLLM_ROUTE]).telemetry
+    assert telemetry.otlp_endpoint == "https://otel.observability.svc:4318"
+    assert telemetry.allow_insecure_http is False
+    assert telemetry.resource_attributes["gatehouse.jurisdiction"] == "eu"
+    assert telemetry.resource_attributes["gatehouse.region"] == "eu-central-1"
+    env = {e["name"]: e.get("value") for e in container(build(args))["env"]}
     assert "gatehouse.jurisdiction=eu" in env["OTEL_RESOURCE_ATTRIBUTES"]
+
+
+def test_plain_http_export_needs_the_opt_in() -> None:
+    plain = make_args(telemetry={"otlp_endpoint": "http://otel.observability.svc:4318"})
+    with pytest.raises(ValueError, match="otlp_endpoint"):
+        gateway_config(plain, CTX, [VLLM_ROUTE])
+    opted = make_args(
+        telemetry={
+            "otlp_endpoint": "http://otel.observability.svc:4318",
+            "allow_insecure_http": True,
+        }
+    )
+    assert gateway_config(opted, CTX, [VLLM_ROUTE]).telemetry.allow_insecure_http is True
+
+
+def test_service_monitor_scrapes_with_a_token_from_a_secret() -> None:
+    monitor_args = {
+        "token_secret": {"secret": "metrics", "key": "token"},
+        "labels": {"release": "prom"},
+    }
+    rendering = build(make_args(service_monitor=monitor_args))
     monitor = one(rendering, "kubernetes:monitoring.coreos.com/v1:ServiceMonitor")
     assert monitor["metadata"]["labels"]["release"] == "prom"
+    endpoint = monitor["spec"]["endpoints"][0]
+    assert endpoint["authorization"]["credentials"] == {"name": "metrics", "key": "token"}
+    env = {e["name"]: e for e in container(rendering)["env"]}
+    assert env["GATEHOUSE_METRICS_TOKEN"]["valueFrom"]["secretKeyRef"]["name"] == "metrics"
+    sources = [
+        r["from"][0]["namespaceSelector"]["matchLabels"]
+        for r in _gateway_netpol(rendering)["ingress"]
+    ]
+    assert {"kubernetes.io/metadata.name": "monitoring"} in sources
+
+
+def test_audit_trail_goes_to_the_archive() -> None:
+    config = gateway_config(make_args(), CTX, [VLLM_ROUTE], audit_sink="s3://archive/audit")
+    assert config.audit.sink == "s3://archive/audit"
+    assert str(config.audit.dir) == "/var/lib/gatehouse/audit"
+    own = make_args(settings={"audit": {"sink": "s3://own/trail"}})
+    assert gateway_config(own, CTX, [VLLM_ROUTE], "s3://archive/audit").audit.sink == (
+        "s3://own/trail"
+    )
+
+
+def test_the_component_hands_the_archive_sink_to_the_config() -> None:
+    rendering = render(
+        lambda: CentralGateway(
+            "gw", make_args(), CTX, routes=[[VLLM_ROUTE]], audit_sink="s3://archive/audit"
+        )
+    )
+    text = one(rendering, "kubernetes:core/v1:ConfigMap")["data"][CONFIG_KEY]
+    assert yaml.safe_load(text)["audit"]["sink"] == "s3://archive/audit"
+
+
+def test_every_variable_the_config_names_must_come_from_a_secret() -> None:
+    signed = make_args(settings={"audit": {"signing_key_env": "AUDIT_KEY"}})
+    with pytest.raises(ValueError, match=r"audit\.signing_key_env"):
+        gateway_config(signed, CTX, [VLLM_ROUTE])
+    redis = make_args(settings={"limits": {"backend": "redis"}})
+    with pytest.raises(ValueError, match="GATEHOUSE_REDIS_URL"):
+        gateway_config(redis, CTX, [VLLM_ROUTE])
+    # The admin key is optional: without it the admin API is off.
+    assert gateway_config(make_args(), CTX, [VLLM_ROUTE]).auth.admin_key_env
 
 
 def test_every_object_carries_the_policy_labels(default: Rendering) -> None:

@@ -1,9 +1,10 @@
 """The offline gate on the Kubernetes environments, and on broken Kubernetes fixtures.
 
-The shipped environments pass. Broken stack files (``fixtures/k8s/Pulumi.*.yaml``) make
-``gatehouse gate`` exit 1 naming the policy. Unsafe objects the shapes refuse to build are
-small raw programs (``fixtures/k8s/programs.py``), analysed by the pack started as its own
-process, as the gate does: each makes one policy, and only it, fire.
+The shipped environments pass. Broken stack files (derived from onprem-eu by
+``fixtures/k8s/stack_files.py``) make ``gatehouse gate`` exit 1 naming the policy. Unsafe
+objects the shapes refuse to build are small raw programs (``fixtures/k8s/programs.py``),
+analysed by the pack started as its own process, as the gate does: each makes one policy,
+and only it, fire.
 """
 
 from __future__ import annotations
@@ -14,15 +15,17 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 
 from policies import ALL_POLICIES
 from stacks.analyzer import PackProcess, run_analysis
 from stacks.cli import main
+from stacks.gate import Project, render_environment
 from stacks.render import render
 from tests.stacks.fixtures.k8s.programs import BROKEN, Program, compliant
+from tests.stacks.fixtures.k8s.stack_files import write_all
 
 ROOT = Path(__file__).resolve().parents[2]
-FIXTURES = Path(__file__).parent / "fixtures" / "k8s"
 EU = {"zone": "eu", "extraJurisdictions": [], "allowGlobalProcessing": False}
 OURS = ("k8s-", "gatehouse-")
 
@@ -46,9 +49,19 @@ def test_prod_eu_has_the_gateway_and_prints_the_egress_table(
     assert "over 2 cross-region flows" in out
 
 
+def test_prod_eu_gateway_archives_its_trail_in_its_region() -> None:
+    rendering = render_environment(Project(ROOT), "prod-eu").rendering
+    assert rendering is not None
+    (config_map,) = rendering.of_type("kubernetes:core/v1:ConfigMap")
+    config = yaml.safe_load(config_map.inputs["data"]["config.yaml"])
+    assert config["audit"]["sink"] == "s3://retail-prod-eu-audit/audit"
+    (bucket,) = [r for r in rendering.of_type("aws:s3/bucket:Bucket") if "audit" in r.name]
+    assert bucket.inputs["region"] == "eu-central-1"
+
+
 @pytest.fixture()
 def project(tmp_path: Path) -> Path:
-    """A copy of the project with the broken Kubernetes stack files beside the shipped ones."""
+    """A copy of the project with the broken stack files beside the shipped ones."""
     (tmp_path / "Pulumi.yaml").write_text((ROOT / "Pulumi.yaml").read_text())
     shutil.copytree(
         ROOT / "stacks", tmp_path / "stacks", ignore=shutil.ignore_patterns("*.py", "__pycache__")
@@ -56,8 +69,7 @@ def project(tmp_path: Path) -> Path:
     shutil.copytree(
         ROOT / "policies", tmp_path / "policies", ignore=shutil.ignore_patterns("__pycache__")
     )
-    for fixture in FIXTURES.glob("Pulumi.*.yaml"):
-        shutil.copy(fixture, tmp_path / "stacks" / fixture.name)
+    write_all(tmp_path / "stacks")
     return tmp_path
 
 
