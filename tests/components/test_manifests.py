@@ -115,8 +115,11 @@ def _optional_features() -> Rendering:
             },
             "egress": {"postgres": {"cidrs": ["10.0.0.0/28"], "ports": [5432]}},
             "ingress": {"host": "llm.internal", "tls_secret": "t", "controller_namespace": "in"},
-            "service_monitor": {"labels": {"release": "prom"}},
-            "telemetry": {"otlp_endpoint": "http://otel.observability:4318"},
+            "service_monitor": {
+                "token_secret": {"secret": "metrics", "key": "token"},
+                "labels": {"release": "prom"},
+            },
+            "telemetry": {"otlp_endpoint": "https://otel.observability.svc:4318"},
         }
     )
     nodes = VllmNodesArgs.model_validate(

@@ -21,7 +21,9 @@ from policies import ALL_POLICIES
 from stacks.analyzer import PackProcess, run_analysis
 from stacks.cli import main
 from stacks.gate import Project, render_environment
+from stacks.program import build
 from stacks.render import render
+from stacks.spec import spec_from_config
 from tests.stacks.fixtures.k8s.programs import BROKEN, Program, compliant
 from tests.stacks.fixtures.k8s.stack_files import write_all
 
@@ -131,3 +133,16 @@ def test_each_broken_program_fires_exactly_its_policy(
 ) -> None:
     found = _mandatory(pack, program)
     assert {p for p, _ in found} == {policy}, found
+
+
+def test_kubeconfig_context_gives_the_shape_its_own_provider() -> None:
+    config = yaml.safe_load((ROOT / "stacks" / "Pulumi.onprem-eu.yaml").read_text())["config"]
+    for section in ("gatehouse:vllm_nodes", "gatehouse:central_gateway"):
+        config[section]["cluster"]["kubeconfig_context"] = "fra1-gpu"
+    spec = spec_from_config(config)
+    rendering = render(lambda: build(spec, "onprem-eu"), stack="onprem-eu")
+    providers = rendering.of_type("pulumi:providers:kubernetes")
+    assert sorted(p.name for p in providers) == ["central-gateway-cluster", "vllm-nodes-cluster"]
+    assert all(p.inputs["context"] == "fra1-gpu" for p in providers)
+    (deployment,) = [r for r in rendering.resources if r.name == "central-gateway-deployment"]
+    assert deployment.provider is not None and "central-gateway-cluster" in deployment.provider
