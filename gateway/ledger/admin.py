@@ -90,13 +90,12 @@ def query_params(request: Request, allowed: Sequence[str]) -> dict[str, str]:
     return found
 
 
-def _validated(model: type[BudgetRequest], data: Any, prefix: str = "") -> BudgetRequest:
+def _budget_request(data: Any) -> BudgetRequest:
     try:
-        return model.model_validate(data)
+        return BudgetRequest.model_validate(data)
     except ValidationError as exc:
         first = problems(exc, data)[0]
-        path = f"{prefix}{first.path}" if first.path else prefix.rstrip(".")
-        raise bad_request(f"{prefix}{first}", path or None) from None
+        raise bad_request(str(first), first.path or None) from None
 
 
 def _details(budget: Budget, currency: str) -> dict[str, DetailValue]:
@@ -212,7 +211,7 @@ class LedgerAdmin:
     async def set_budget(self, request: Request, ctx: RequestContext) -> AnyResponse:
         engine, durable = self._ledger(request)
         data = parse_object(await request.json_body(_BODY_LIMIT))
-        spec = _validated(BudgetRequest, data)
+        spec = _budget_request(data)
         budget = Budget(spec.scope, spec.subject, spec.period, spec.amount)
         applied = await self._put(engine, durable, budget, ctx)
         return json_response(200, await self._describe(engine, durable, applied))
@@ -235,7 +234,7 @@ class LedgerAdmin:
     async def delete_budget(self, request: Request, ctx: RequestContext) -> AnyResponse:
         engine, durable = self._ledger(request)
         params = query_params(request, _DELETE_PARAMS)
-        spec = _validated(BudgetRequest, {**params, "amount": 0})
+        spec = _budget_request({**params, "amount": 0})
         scope: BudgetScope = spec.scope
         period: BudgetPeriod = spec.period
         table = durable.budgets.table
