@@ -344,7 +344,8 @@ class AuditArchive(pulumi.ComponentResource):
             opts=after_versioning,
         )
         self.bucket = bucket
-        return bucket.bucket.apply(lambda b: f"s3://{b}/{args.prefix}")
+        sink: pulumi.Output[str] = bucket.bucket.apply(lambda b: f"s3://{b}/{args.prefix}")
+        return sink
 
     def _azure(
         self, account_name: str, opts: pulumi.ResourceOptions

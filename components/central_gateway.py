@@ -185,6 +185,23 @@ class ServiceMonitorSpec(FrozenModel):
     )
 
 
+class AuditStorage(FrozenModel):
+    """A persistent volume per replica for the audit write-ahead log."""
+
+    storage_class: str = Field(description="storage class of the per-replica claims")
+    size: str = Field("10Gi", description="size of each claim; default: 10Gi")
+
+    @field_validator("storage_class")
+    @classmethod
+    def _class(cls, value: str) -> str:
+        return check_dns_subdomain("storage_class", value)
+
+    @field_validator("size")
+    @classmethod
+    def _size(cls, value: str) -> str:
+        return Resources(memory_request=value).memory_request
+
+
 class ExtraRoute(FrozenModel):
     """A route to a deployment no shape of this environment creates."""
 
@@ -242,6 +259,13 @@ class CentralGatewayArgs(ShapeArgs):
         "ingress controller, when an ingress is set)",
     )
     egress: GatewayEgress
+    audit_storage: AuditStorage | None = Field(
+        None,
+        description="persistent volume per replica for the audit write-ahead log; the gateway "
+        "then runs as a StatefulSet. Default: a Deployment whose log is on an emptyDir, "
+        "shipped to the archive on every graceful stop; the events of a segment still open "
+        "when a node is lost (up to audit.segment_max_seconds) are lost with it",
+    )
     ingress: IngressSpec | None = Field(None, description="default: no Ingress")
     service_monitor: ServiceMonitorSpec | None = Field(
         None, description="a Prometheus-operator ServiceMonitor; default: none"
@@ -538,8 +562,9 @@ class CentralGateway(pulumi.ComponentResource):
             immutable=True,
             opts=in_ns,
         )
-        deployment = k8s.apps.v1.Deployment(
-            f"{name}-deployment",
+        workload_type = k8s.apps.v1.StatefulSet if args.audit_storage else k8s.apps.v1.Deployment
+        deployment = workload_type(
+            f"{name}-{self._kind.lower()}",
             metadata=metadata(APP, args.namespace, self._labels()),
             spec=self._deployment_spec(config_map.metadata.apply(lambda m: str(m["name"]))),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[ns, account]),
@@ -568,6 +593,10 @@ class CentralGateway(pulumi.ComponentResource):
         self.register_outputs({"url": self.url, "service_account": self.service_account})
 
     # --- labels ------------------------------------------------------------------------
+
+    @property
+    def _kind(self) -> str:
+        return "StatefulSet" if self._args.audit_storage else "Deployment"
 
     def _selector(self) -> dict[str, str]:
         return {"app.kubernetes.io/name": APP, "app.kubernetes.io/instance": self._name}
@@ -639,10 +668,32 @@ class CentralGateway(pulumi.ComponentResource):
             }
             for key in ("topology.kubernetes.io/zone", "kubernetes.io/hostname")
         ]
-        return {
+        volumes: list[dict[str, Any]] = [
+            {"name": "config", "configMap": {"name": config_map}},
+            {"name": "tmp", "emptyDir": {"medium": "Memory", "sizeLimit": "64Mi"}},
+        ]
+        spec: dict[str, Any] = {
             "replicas": args.replicas,
             "selector": {"matchLabels": self._selector()},
-            "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0}},
+        }
+        if args.audit_storage is None:
+            volumes.append({"name": "state", "emptyDir": {"sizeLimit": "1Gi"}})
+            spec["strategy"] = {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0}}
+        else:
+            spec["serviceName"] = APP
+            spec["podManagementPolicy"] = "Parallel"
+            spec["volumeClaimTemplates"] = [
+                {
+                    "metadata": {"name": "state", "labels": self._labels()},
+                    "spec": {
+                        "accessModes": ["ReadWriteOnce"],
+                        "storageClassName": args.audit_storage.storage_class,
+                        "resources": {"requests": {"storage": args.audit_storage.size}},
+                    },
+                }
+            ]
+        return {
+            **spec,
             "template": {
                 "metadata": {"labels": pod_labels},
                 "spec": {
@@ -651,24 +702,20 @@ class CentralGateway(pulumi.ComponentResource):
                     "securityContext": pod_security_context(),
                     "containers": [container],
                     "topologySpreadConstraints": spread,
-                    "volumes": [
-                        {"name": "config", "configMap": {"name": config_map}},
-                        {"name": "state", "emptyDir": {"sizeLimit": "1Gi"}},
-                        {"name": "tmp", "emptyDir": {"medium": "Memory", "sizeLimit": "64Mi"}},
-                    ],
+                    "volumes": volumes,
                 },
             },
         }
 
     def _availability(
-        self, deployment: k8s.apps.v1.Deployment, opts: pulumi.ResourceOptions
+        self, deployment: pulumi.CustomResource, opts: pulumi.ResourceOptions
     ) -> None:
         args = self._args
         k8s.autoscaling.v2.HorizontalPodAutoscaler(
             f"{self._name}-hpa",
             metadata=metadata(APP, args.namespace, self._labels()),
             spec={
-                "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": APP},
+                "scaleTargetRef": {"apiVersion": "apps/v1", "kind": self._kind, "name": APP},
                 "minReplicas": args.replicas,
                 "maxReplicas": args.max_replicas,
                 "metrics": [

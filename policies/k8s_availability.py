@@ -18,7 +18,7 @@ from policies.base import MISSING, Control, Meta, read, stack_policy
 from policies.k8s_podspec import Workload, workload_of
 
 PDB: Final = "kubernetes:policy/v1:PodDisruptionBudget"
-_NONE: Final = (MISSING, None, [])
+_NONE: Final[tuple[object, ...]] = (MISSING, None, [])
 
 
 def covers(pdb: PolicyResource, namespace: Any, pod_labels: Mapping[str, Any]) -> bool:

@@ -255,6 +255,26 @@ def test_unsafe_or_invalid_args_are_refused(override: dict[str, Any], field: str
     assert caught.value.errors()[0]["loc"][0] == field
 
 
+def test_default_audit_log_is_on_an_empty_dir(default: Rendering) -> None:
+    volumes = {v["name"]: v for v in pod(default)["template"]["spec"]["volumes"]}
+    assert "emptyDir" in volumes["state"]
+    assert pod(default)["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
+
+
+def test_audit_storage_keeps_the_log_on_a_volume_per_replica() -> None:
+    rendering = build(make_args(audit_storage={"storage_class": "ssd", "size": "20Gi"}))
+    assert not rendering.of_type("kubernetes:apps/v1:Deployment")
+    (sts,) = rendering.of_type("kubernetes:apps/v1:StatefulSet")
+    (claim,) = sts.inputs["spec"]["volumeClaimTemplates"]
+    assert claim["metadata"]["name"] == "state"
+    assert claim["spec"]["storageClassName"] == "ssd"
+    assert claim["spec"]["resources"]["requests"]["storage"] == "20Gi"
+    volumes = {v["name"] for v in sts.inputs["spec"]["template"]["spec"]["volumes"]}
+    assert "state" not in volumes
+    hpa = one(rendering, "kubernetes:autoscaling/v2:HorizontalPodAutoscaler")
+    assert hpa["spec"]["scaleTargetRef"]["kind"] == "StatefulSet"
+
+
 def test_service_account_annotations() -> None:
     rendering = build(make_args(identity={"aws_role_arn": ROLE_ARN, "azure_client_id": CLIENT_ID}))
     sa = one(rendering, "kubernetes:core/v1:ServiceAccount")

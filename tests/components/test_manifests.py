@@ -114,6 +114,7 @@ def _optional_features() -> Rendering:
                 "azure_client_id": "11111111-2222-3333-4444-555555555555",
             },
             "egress": {"postgres": {"cidrs": ["10.0.0.0/28"], "ports": [5432]}},
+            "audit_storage": {"storage_class": "ssd"},
             "ingress": {"host": "llm.internal", "tls_secret": "t", "controller_namespace": "in"},
             "service_monitor": {
                 "token_secret": {"secret": "metrics", "key": "token"},
