@@ -12,12 +12,18 @@ NetworkPolicy):
 - a Deployment (at least 2 replicas, pinned image, non-root, read-only root filesystem, no
   privilege escalation, every capability dropped, seccomp RuntimeDefault, requests and
   limits, startup/readiness/liveness probes on ``/healthz`` and ``/readyz``, spread across
-  zones and nodes). Secrets reach it only as references to existing Secrets;
+  zones and nodes), or a StatefulSet with a volume per replica when ``audit_storage`` is
+  set. Secrets reach it only as references to existing Secrets, and every variable the
+  config names must come from one;
+- the config's ``telemetry`` section (OTLP endpoint, sampling, resource attributes naming
+  the jurisdiction and region) and ``audit`` section (write-ahead log on the pod's state
+  volume, sink: the environment's audit archive), plus the OTel SDK's resource variables;
 - a ClusterIP Service, and optionally an Ingress that is TLS only, with an internal class
   by default;
 - a HorizontalPodAutoscaler, a PodDisruptionBudget, a NetworkPolicy that admits ingress
   only from the allowed namespaces and egress only to DNS, the model endpoints,
-  PostgreSQL, Redis and the OTel collector, and optionally a ServiceMonitor.
+  PostgreSQL, Redis, the OTel collector and the audit archive, and optionally a
+  ServiceMonitor that scrapes ``/metrics`` with a bearer token from a Secret.
 
 Outputs: ``url`` (the in-cluster URL) and ``service_account`` (its name).
 
@@ -27,10 +33,9 @@ Sources, checked 2026-11-27:
 - Azure workload identity: ServiceAccount annotation ``azure.workload.identity/client-id``
   and pod label ``azure.workload.identity/use: "true"``:
   https://learn.microsoft.com/azure/aks/workload-identity-overview
-- OpenTelemetry SDK environment variables (OTEL_SERVICE_NAME, OTEL_EXPORTER_OTLP_ENDPOINT,
-  OTEL_RESOURCE_ATTRIBUTES, OTEL_TRACES_SAMPLER, OTEL_TRACES_SAMPLER_ARG):
+- OpenTelemetry SDK resource variables (OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES):
   https://opentelemetry.io/docs/specs/otel/configuration/sdk-environment-variables/
-- ServiceMonitor (monitoring.coreos.com/v1):
+- ServiceMonitor (monitoring.coreos.com/v1, endpoint ``authorization`` from a Secret):
   https://prometheus-operator.dev/docs/api-reference/api/#monitoring.coreos.com/v1.ServiceMonitor
 """
 
