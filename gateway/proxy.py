@@ -20,7 +20,6 @@ import random
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 
-import httpx
 import orjson
 
 from gateway.asgi import (
@@ -38,7 +37,7 @@ from gateway.errors import GatewayError, forbidden, from_upstream, internal, not
 from gateway.hooks import HookChain
 from gateway.providers.base import JSON, Operation, StreamTranslator, UpstreamError
 from gateway.routing import Failover, Target, decide, order
-from gateway.upstream import ClientPool, exchange, lower_headers, transport_error
+from gateway.upstream import ClientPool, UpstreamResponse, exchange
 
 log = logging.getLogger("gateway.proxy")
 
@@ -55,8 +54,6 @@ def _failure(exc: BaseException) -> GatewayError:
         return exc
     if isinstance(exc, UpstreamError):
         return from_upstream(exc)
-    if isinstance(exc, httpx.HTTPError):
-        return from_upstream(transport_error(exc))
     log.error("unexpected error on the request path", exc_info=exc)
     return internal()
 
@@ -166,7 +163,7 @@ class Proxy:
 
     async def _exchange(
         self, ctx: RequestContext, target: Target, *, stream: bool
-    ) -> httpx.Response:
+    ) -> UpstreamResponse:
         assert ctx.op is not None and ctx.body is not None
         req = await target.adapter.build_request(ctx.op, ctx.body, stream=stream)
         started = time.perf_counter()
@@ -176,7 +173,7 @@ class Proxy:
             ctx.upstream_seconds += time.perf_counter() - started
         if not response.is_success:
             raise target.adapter.translate_error(
-                response.status_code, lower_headers(response), response.content
+                response.status, response.headers, response.content
             )
         return response
 
@@ -190,7 +187,7 @@ class Proxy:
 
         async def attempt(target: Target) -> JSON:
             response = await self._exchange(ctx, target, stream=False)
-            return target.adapter.translate_response(op, response.status_code, response.content)
+            return target.adapter.translate_response(op, response.status, response.content)
 
         target, result = await self._failover.run(ctx, targets, attempt)
         self._chose(ctx, target)
@@ -205,7 +202,7 @@ class Proxy:
     # -- streaming -----------------------------------------------------------------------
 
     async def _start_stream(self, ctx: RequestContext, targets: Sequence[Target]) -> StreamResponse:
-        async def attempt(target: Target) -> httpx.Response:
+        async def attempt(target: Target) -> UpstreamResponse:
             return await self._exchange(ctx, target, stream=True)
 
         target, upstream = await self._failover.run(ctx, targets, attempt)
@@ -234,7 +231,7 @@ class Proxy:
         self,
         ctx: RequestContext,
         target: Target,
-        upstream: httpx.Response,
+        upstream: UpstreamResponse,
         translator: StreamTranslator,
     ) -> AsyncIterator[bytes]:
         """Relay the upstream stream chunk by chunk; end with ``[DONE]`` or an error event."""
@@ -247,7 +244,7 @@ class Proxy:
                 tail = await self._encode(ctx, translator.close())
                 flushed = await self._hooks.finish(ctx)
                 tail += b"".join(sse_event(c) for c in flushed)
-            except (UpstreamError, httpx.HTTPError) as exc:
+            except UpstreamError as exc:
                 target.breaker.record_failure()
                 raise _failure(exc) from exc
             await self._hooks.complete(ctx)
