@@ -305,7 +305,7 @@ def test_ingress_is_tls_only_with_an_internal_class() -> None:
 
 
 def _gateway_netpol(rendering: Rendering) -> dict[str, Any]:
-    found = [
+    found: list[dict[str, Any]] = [
         r.inputs["spec"]
         for r in rendering.of_type("kubernetes:networking.k8s.io/v1:NetworkPolicy")
         if r.inputs["spec"].get("podSelector")
