@@ -15,6 +15,8 @@ from typing import Any, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from gateway.asgi import AnyResponse, Request, json_response
+from gateway.audit.events import DetailValue
+from gateway.audit.recorder import ADMIN_ACTOR, AdminRecorder
 from gateway.auth.admin import AdminGuard
 from gateway.auth.api_keys import KeyCache, generate_key
 from gateway.body import parse_object
@@ -70,7 +72,9 @@ class AdminAPI:
         models: Collection[str],
         *,
         key_budgets: KeyBudgetSetter | None = None,
+        audit: AdminRecorder | None = None,
     ) -> None:
+        self._audit = audit
         self._guard = guard
         self._keys = keys
         self._cache = cache
@@ -97,6 +101,18 @@ class AdminAPI:
         self._guard.check(request.headers)
         spec = await self._request(request)
         issued = generate_key()
+        await self._record(
+            ctx,
+            "key.create",
+            issued.id,
+            {
+                "team": spec.team,
+                "cost_center": spec.cost_center,
+                "jurisdictions": ",".join(spec.jurisdictions or ()),
+                "models": ",".join(spec.models or ()),
+                "redaction": spec.redaction,
+            },
+        )
         budget: dict[str, Any] = {}
         if spec.budget is not None:
             if self._key_budgets is None:
@@ -118,6 +134,19 @@ class AdminAPI:
             self._cache.put(record)
         return json_response(201, {"id": record.id, "key": issued.key, **record.public(), **budget})
 
+    async def _record(
+        self, ctx: RequestContext, action: str, target: str, details: dict[str, DetailValue]
+    ) -> None:
+        """Record the change in the audit trail before making it; 503 if it cannot be."""
+        if self._audit is not None:
+            await self._audit.admin_change(
+                actor=ADMIN_ACTOR,
+                action=action,
+                target=target,
+                details={k: v for k, v in details.items() if v is not None},
+                request_id=ctx.request_id,
+            )
+
     async def list_keys(self, request: Request, ctx: RequestContext) -> AnyResponse:
         self._guard.check(request.headers)
         records = await self._keys.all()
@@ -126,6 +155,8 @@ class AdminAPI:
     async def revoke_key(self, request: Request, ctx: RequestContext) -> AnyResponse:
         self._guard.check(request.headers)
         key_id = request.path[len(KEYS_PATH) + 1 :]
+        if key_id:
+            await self._record(ctx, "key.revoke", key_id, {})
         record = await self._keys.revoke(key_id) if key_id else None
         if record is None:
             raise not_found(f"no API key with id {key_id!r}", code="key_not_found")

@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 from gateway.admin import KEYS_PATH, AdminAPI
 from gateway.asgi import AnyResponse, Receive, Request, Scope, Send, json_response
+from gateway.audit.recorder import find_recorder
 from gateway.auth import Authenticator, TokenVerifier
 from gateway.auth.admin import AdminGuard
 from gateway.auth.api_keys import KeyCache
@@ -162,6 +163,7 @@ class GatewayApp:
             self.keys,
             [m.name for m in config.models],
             key_budgets=ledger_admin.set_key_budget,
+            audit=find_recorder(self.hooks.hooks),
         )
         core: dict[str, Mapping[str, Handler]] = {
             "/v1/chat/completions": {"POST": proxy.chat},
@@ -206,6 +208,7 @@ class GatewayApp:
             age = self.keys.age()
             if age is None or age > limit:
                 problems.append(f"API keys not refreshed from the store for over {limit:g} s")
+        problems += self.hooks.problems()
         if problems:
             raise GatewayError(503, "; ".join(problems), type="server_error", code="not_ready")
         return json_response(200, {"status": "ready", "models": len(self.routes)})

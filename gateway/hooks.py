@@ -147,6 +147,10 @@ class Hook:
     async def on_refused(self, ctx: RequestContext, error: GatewayError) -> None:
         return None
 
+    def problem(self) -> str | None:
+        """Why this hook cannot serve right now (for ``/readyz``); ``None`` when ready."""
+        return None
+
     def routes(self) -> Routes:
         return {}
 
@@ -182,6 +186,10 @@ class HookChain:
                     raise ValueError(f"hook {hook.name!r} serves {path}, which is already taken")
                 merged[path] = methods
         return merged
+
+    def problems(self) -> list[str]:
+        """Every hook's readiness problem."""
+        return [p for p in (hook.problem() for hook in self.hooks) if p]
 
     async def startup(self) -> None:
         for hook in self.hooks:

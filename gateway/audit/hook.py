@@ -166,6 +166,10 @@ class AuditHook(Hook):
     async def on_refused(self, ctx: RequestContext, error: GatewayError) -> None:
         await self.on_failed(ctx, error)
 
+    def problem(self) -> str | None:
+        problem = self.trail.problem
+        return f"audit trail: {problem}" if problem else None
+
     async def admin_change(
         self,
         *,

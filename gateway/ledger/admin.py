@@ -24,15 +24,16 @@ Without a ``budgets`` section the ledger is off and these endpoints answer 404
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 from urllib.parse import parse_qsl
 
 from pydantic import Field, ValidationError
 
 from gateway.asgi import AnyResponse, Request, Response, json_response
-from gateway.audit.events import DetailValue, Principal
+from gateway.audit.events import DetailValue
+from gateway.audit.recorder import ADMIN_ACTOR, AdminRecorder, find_recorder
 from gateway.auth.admin import AdminGuard
 from gateway.body import parse_object
 from gateway.context import RequestContext
@@ -48,26 +49,11 @@ from gateway.validation import problems
 
 BUDGETS_PATH = "/admin/budgets"
 SPEND_PATH = "/admin/spend"
-ADMIN_ACTOR = Principal(subject="admin")
 _BODY_LIMIT = 64 * 1024
 _SPEND_PARAMS = ("group_by", "from", "to", "format")
 _DELETE_PARAMS = ("scope", "subject", "period")
 
 Handler = Callable[[Request, RequestContext], Awaitable[AnyResponse]]
-
-
-class AdminRecorder(Protocol):
-    """What records admin changes (the audit hook's ``admin_change``)."""
-
-    async def admin_change(
-        self,
-        *,
-        actor: Principal,
-        action: str,
-        target: str,
-        details: Mapping[str, DetailValue] | None = None,
-        request_id: str | None = None,
-    ) -> object: ...
 
 
 class BudgetRequest(BudgetSpec):
@@ -133,8 +119,7 @@ class LedgerAdmin:
     def from_hooks(cls, guard: AdminGuard, hooks: Sequence[Hook]) -> LedgerAdmin:
         """Finds the ledger hook and the audit recorder among the gateway's hooks."""
         ledger = next((h for h in hooks if isinstance(h, LedgerHook)), None)
-        audit: Any = next((h for h in hooks if callable(getattr(h, "admin_change", None))), None)
-        return cls(guard, ledger, audit)
+        return cls(guard, ledger, find_recorder(hooks))
 
     def routes(self) -> dict[str, dict[str, Handler]]:
         budgets: dict[str, Handler] = {

@@ -46,13 +46,14 @@ ENV = {"GATEHOUSE_ADMIN_KEY": ADMIN_KEY, "VLLM_API_KEY": "upstream-secret-vllm"}
 MESSAGES: Any = [{"role": "user", "content": "hello there"}]
 
 
-def recorded(directory: Path) -> list[dict[str, Any]]:
-    """Every event in the write-ahead directory (open and sealed segments)."""
+def recorded(directory: Path, *, admin: bool = False) -> list[dict[str, Any]]:
+    """The request events (or, with ``admin``, the admin events) in the write-ahead
+    directory, open and sealed segments."""
     events = []
     for path in sorted((directory / "wal").iterdir()):
         for line in path.read_bytes().splitlines():
             record = orjson.loads(line)
-            if "event" in record:
+            if "event" in record and ("action" in record["event"]) == admin:
                 events.append(record["event"])
     return events
 
@@ -254,7 +255,7 @@ async def test_admin_change_is_recorded(trail_dir: Path) -> None:
     )
     await hook.shutdown()
     assert receipt.seq == 1
-    (event,) = recorded(trail_dir)
+    (event,) = recorded(trail_dir, admin=True)
     assert (event["type"], event["action"], event["target"]) == ("admin", "key.revoke", "key-123")
 
 
