@@ -2,7 +2,7 @@
 
 :class:`WriteAheadLog` is synchronous and single-threaded: the async front end
 (:mod:`gateway.audit.log`) calls it from one worker thread. ``append_batch`` writes a whole
-batch with one ``write`` and one ``fsync`` (group commit); only after that returns is any
+batch with one ``write`` and one ``fdatasync`` (group commit); only after that returns is any
 event of the batch acknowledged.
 
 If a write or fsync fails, the file is truncated back to the last acknowledged byte and the
@@ -51,11 +51,19 @@ WAL_SUBDIR = "wal"
 
 @dataclass(frozen=True, slots=True)
 class FileOps:
-    """The system calls the log makes; tests inject failures or count fsyncs here."""
+    """The system calls the log makes; tests inject failures or count flushes here.
+
+    ``fsync`` makes a segment's appended bytes durable. It defaults to ``fdatasync``: that
+    flushes the data and the metadata needed to read it back (the grown file size) but not
+    the timestamps, which saves a journal commit per batch on ext4 and XFS (fdatasync(2):
+    https://man7.org/linux/man-pages/man2/fdatasync.2.html). ``fsync_dir`` makes a created
+    or renamed segment's directory entry durable.
+    """
 
     open: Callable[[str, int, int], int] = os.open
     write: Callable[[int, bytes], int] = os.write
-    fsync: Callable[[int], None] = os.fsync
+    fsync: Callable[[int], None] = os.fdatasync
+    fsync_dir: Callable[[int], None] = os.fsync
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,7 +226,7 @@ class WriteAheadLog:
     def _fsync_dir(self) -> None:
         fd = os.open(self.directory, os.O_RDONLY | os.O_DIRECTORY)
         try:
-            self._ops.fsync(fd)
+            self._ops.fsync_dir(fd)
         finally:
             os.close(fd)
 
