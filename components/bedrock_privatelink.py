@@ -420,7 +420,8 @@ class BedrockPrivateLink(pulumi.ComponentResource):
             tags=self._tags(Role.KEYS),
             opts=self._child,
         )
-        return key.arn
+        arn: pulumi.Output[str] = key.arn
+        return arn
 
     def _network(
         self, key_arn: pulumi.Input[str]

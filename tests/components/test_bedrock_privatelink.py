@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import json
 from typing import Any
 
+import pulumi
 import pytest
 from pydantic import ValidationError
 
 from components import aws_iam_documents as docs
+from components.aws_blocks import account_identity
 from components.bedrock_privatelink import (
     POLICY_PROFILE,
     BedrockPrivateLink,
@@ -386,3 +390,46 @@ def test_prices_reach_the_routes() -> None:
     )
     nova = next(r for r in outputs["routes"] if r["model"] == NOVA_PRO)
     assert nova["price"] == {"input_per_mtok": 0.8, "output_per_mtok": 3.2}
+
+
+class _AskAws(pulumi.runtime.Mocks):
+    """Answers the two invokes the shapes make when no account_id is given."""
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        return f"{args.name}-id", dict(args.inputs)
+
+    def call(
+        self, args: pulumi.runtime.MockCallArgs
+    ) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
+        answers: dict[str, dict[str, Any]] = {
+            "aws:index/getCallerIdentity:getCallerIdentity": {
+                "accountId": "210987654321",
+                "arn": "arn:aws-eusc:iam::210987654321:user/deployer",
+                "userId": "deployer",
+                "id": "210987654321",
+            },
+            "aws:index/getPartition:getPartition": {
+                "partition": "aws-eusc",
+                "dnsSuffix": "amazonaws.eu",
+                "reverseDnsPrefix": "eu.amazonaws",
+                "id": "aws-eusc",
+            },
+        }
+        return answers[args.token], []
+
+
+def test_without_account_id_the_account_and_partition_are_asked_of_aws() -> None:
+    def ask() -> docs.Account | None:
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        try:
+            pulumi.runtime.set_mocks(_AskAws(), preview=False)
+            return loop.run_until_complete(account_identity(None).future())
+        finally:
+            asyncio.set_event_loop(None)
+            loop.close()
+
+    account = contextvars.copy_context().run(ask)
+    assert account is not None
+    assert account == docs.Account(account_id="210987654321", partition="aws-eusc")
+    assert account.root == "arn:aws-eusc:iam::210987654321:root"
