@@ -17,6 +17,7 @@ from typing import Any
 import pulumi
 from google.protobuf import json_format, struct_pb2
 from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime.settings import SETTINGS
 from pulumi.runtime.stack import wait_for_rpcs
 
 STACK_TYPE = "pulumi:pulumi:Stack"
@@ -74,19 +75,23 @@ def _default_computed(name: str, inputs: Mapping[str, Any]) -> Mapping[str, Any]
     return {}
 
 
-def _openai_account(name: str, inputs: Mapping[str, Any]) -> Mapping[str, Any]:
-    properties = dict(inputs.get("properties") or {})
-    subdomain = properties.get("customSubDomainName", name)
+def _azure_identity(name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
+    """Inputs name user-assigned identities as a list of ids; the provider outputs a map."""
     identity = dict(inputs.get("identity") or {})
-    # Inputs name user-assigned identities as a list of ids; the provider outputs a map.
     assigned = identity.get("userAssignedIdentities")
     if isinstance(assigned, list):
         identity["userAssignedIdentities"] = {
             i: {"principalId": f"{i}-principal"} for i in assigned
         }
+    return {**identity, "principalId": f"{name}-principal"}
+
+
+def _openai_account(name: str, inputs: Mapping[str, Any]) -> Mapping[str, Any]:
+    properties = dict(inputs.get("properties") or {})
+    subdomain = properties.get("customSubDomainName", name)
     return {
         "properties": {**properties, "endpoint": f"https://{subdomain}.openai.azure.com/"},
-        "identity": {**identity, "principalId": f"{name}-principal"},
+        "identity": _azure_identity(name, inputs),
     }
 
 
@@ -142,6 +147,8 @@ class _Mocks(pulumi.runtime.Mocks):
         state.setdefault("name", args.inputs.get("name", args.name))
         state.setdefault("id", f"{args.name}-id")
         if args.typ.startswith("azure-native:"):
+            if "identity" in args.inputs and "identity" not in extra:
+                state["identity"] = _azure_identity(args.name, args.inputs)
             state["id"] = (
                 f"/subscriptions/{MOCK_SUBSCRIPTION_ID}/resourceGroups/mock/providers/"
                 f"{args.typ.split(':')[1]}/{args.name}"
@@ -252,5 +259,16 @@ def _render(
         outputs = json_format.MessageToDict(monitor.stack_outputs) if monitor.stack_outputs else {}
         return Rendering(stack_urn=monitor.stack_urn, resources=monitor.recorded, outputs=outputs)
     finally:
+        _drain(loop)
         asyncio.set_event_loop(None)
         loop.close()
+
+
+def _drain(loop: asyncio.AbstractEventLoop) -> None:
+    """Cancel what a failed program left running, so the next render starts clean."""
+    pending = asyncio.all_tasks(loop)
+    for task in pending:
+        task.cancel()
+    if pending:
+        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+    SETTINGS.outputs.clear()
