@@ -106,7 +106,7 @@ def _wrk_command(script: Path, clients: int, seconds: float, url: str) -> list[s
         require_wrk(),
         "-t1",
         f"-c{clients}",
-        f"-d{seconds:g}s",
+        f"-d{max(1, round(seconds))}s",  # wrk takes whole seconds
         "--timeout",
         "30s",
         "-s",

@@ -94,6 +94,7 @@ class Point:
     p90_ms: float
     p99_ms: float
     errors: int
+    requests: int = 0
     added_p50_ms: float | None = None
     ttft_p50_ms: float | None = None
     ttft_p90_ms: float | None = None
@@ -353,6 +354,7 @@ def measure(endpoint: Endpoint, name: str, plan: Plan) -> list[Point]:
                 round(result.p90_ms, 3),
                 round(result.p99_ms, 3),
                 result.errors,
+                result.requests,
             )
             if mode == "stream":
                 first = ttft(requests[mode], clients, plan.ttft_seconds)
@@ -502,6 +504,12 @@ def markdown(result: dict[str, Any]) -> str:
             for run in runs:
                 point = _point(runs, run.name, mode, clients)
                 if point is None:
+                    continue
+                if point.requests and point.errors >= point.requests:
+                    lines.append(
+                        f"| {_TITLES[run.name]} | {mode} | {clients} | every request failed "
+                        f"({point.errors:,} errors) | | | | | | | {point.errors} |"
+                    )
                     continue
                 lines.append(
                     f"| {_TITLES[run.name]} | {mode} | {clients} | {point.rps:,.0f} | "
