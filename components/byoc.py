@@ -25,13 +25,12 @@ must be in the zone, and so must every Bedrock model the boundary lets the vendo
 from __future__ import annotations
 
 import re
-from typing import Annotated, Final, Literal
+from typing import Final, Literal
 
 import pulumi
 import pulumi_aws as aws
 from pydantic import (
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
     SecretStr,
@@ -41,7 +40,7 @@ from pydantic import (
 
 from components import aws_blocks as blocks
 from components import aws_iam_documents as docs
-from components.common import Role, ShapeArgs, ShapeContext
+from components.common import OFFLINE_SECRET, Role, ShapeArgs, ShapeContext
 
 SHAPE: Final = "byoc"
 
@@ -76,22 +75,6 @@ DEFAULT_PASS_ROLE_SERVICES: Final = (
 # The external id: 2-1224 characters of [\w+=,.@:/-]. Source (AssumeRole "ExternalId"):
 # https://docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRole.html (checked 2026-11-27).
 _EXTERNAL_ID = re.compile(r"^[\w+=,.@:/-]{2,1224}$", re.ASCII)
-# The placeholder an offline render sees for a secret it cannot decrypt.
-_OFFLINE_SECRET = "[secret]"  # noqa: S105 - a placeholder, not a credential
-
-
-def _encrypted_offline(value: object) -> object:
-    """An encrypted stack-file value (``{secure: <ciphertext>}``) read offline.
-
-    Under the Pulumi engine the program receives the decrypted value. A tool that reads the
-    stack file itself (the offline gate) sees Pulumi's ``secure`` mapping, which it cannot
-    decrypt without the stack's secrets provider: it stands for a secret that is set.
-    """
-    if isinstance(value, dict) and set(value) == {"secure"}:
-        return _OFFLINE_SECRET
-    return value
-
-
 _PRINCIPAL = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:(root|role/[\w+=,.@/-]+|user/[\w+=,.@/-]+)$")
 _POLICY_ARN = re.compile(r"^arn:aws[a-z-]*:iam::(aws|\d{12}):policy/[\w+=,.@/-]+$")
 _SERVICE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
@@ -109,7 +92,7 @@ class Vendor(BaseModel):
         description="the vendor's AWS principal: arn:aws:iam::<vendor account>:root, or a "
         "role or user ARN in the vendor's account"
     )
-    external_id: Annotated[SecretStr, BeforeValidator(_encrypted_offline)] = Field(
+    external_id: SecretStr = Field(
         description="the secret the vendor presents as sts:ExternalId; set it with "
         "`pulumi config set --secret --path gatehouse:byoc.vendor.external_id`"
     )
@@ -302,7 +285,7 @@ class ByocArgs(ShapeArgs):
 def check_external_id(external_id: SecretStr) -> None:
     """The external id's format, checked here and not by pydantic, whose errors would echo it."""
     secret = external_id.get_secret_value()
-    if secret != _OFFLINE_SECRET and not _EXTERNAL_ID.match(secret):
+    if secret != OFFLINE_SECRET and not _EXTERNAL_ID.match(secret):
         raise ValueError(
             "vendor.external_id: expected 2-1224 characters of letters, digits and +=,.@:/-_ "
             f"(got {len(secret)} characters; the value is secret and not shown)"

@@ -15,6 +15,10 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 TAG_PREFIX = "gatehouse:"
+
+OFFLINE_SECRET = "[secret]"  # noqa: S105 - a placeholder, not a credential
+"""What an offline render sees for an encrypted stack-file value it cannot decrypt: a
+secret that is set. Under the Pulumi engine the program receives the decrypted value."""
 LABEL_PREFIX = "gatehouse.dev/"
 
 TAG_JURISDICTION = "jurisdiction"

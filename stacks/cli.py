@@ -77,11 +77,12 @@ def cmd_policy_config(args: argparse.Namespace) -> int:
     import json
 
     from policies import ALL_POLICIES
-    from stacks.environments import load_stack_config
+    from stacks.environments import load_stack_config, to_engine_config
     from stacks.spec import spec_from_config
 
     project = _project(args)
-    settings = spec_from_config(load_stack_config(project.stacks_dir, args.environment))
+    config = to_engine_config(load_stack_config(project.stacks_dir, args.environment))
+    settings = spec_from_config(config)
     wanted = settings.policy_settings()
     document = {}
     for policy in ALL_POLICIES:

@@ -12,7 +12,9 @@ from typing import Any
 
 import yaml
 
-SECRET_PLACEHOLDER = "[secret]"  # noqa: S105 - a display placeholder, not a secret
+from components.common import OFFLINE_SECRET
+
+SECRET_PLACEHOLDER = OFFLINE_SECRET
 
 
 class EnvironmentError_(Exception):

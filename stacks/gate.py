@@ -55,8 +55,8 @@ class Rendered:
 
 def render_environment(project: Project, environment: str) -> Rendered:
     config = load_stack_config(project.stacks_dir, environment)
-    spec = spec_from_config(config)
     engine_config = to_engine_config(config)
+    spec = spec_from_config(engine_config)
     try:
         rendering = render(
             lambda: build(spec, environment),

@@ -50,8 +50,9 @@ def new_business_unit(
             config[key] = {k: v for k, v in config[key].items() if k not in _UNIQUE_KEYS}
     if region:
         _move_to(config, region)
-    spec = spec_from_config(config)
-    render(lambda: build(spec, name), stack=name, config=to_engine_config(config))
+    engine_config = to_engine_config(config)
+    spec = spec_from_config(engine_config)
+    render(lambda: build(spec, name), stack=name, config=engine_config)
     text = yaml.safe_dump({"config": config}, sort_keys=False)
     with target.open("x", encoding="utf-8") as handle:
         handle.write(f"# Business unit '{name}', scaffolded from '{source}'.\n{text}")

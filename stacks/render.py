@@ -155,8 +155,8 @@ class _Mocks(pulumi.runtime.Mocks):
             )
         return state["id"], state
 
-    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], None]:
-        return dict(_INVOKES.get(args.token, args.args)), None
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[Any]]:
+        return dict(_INVOKES.get(args.token, args.args)), []
 
 
 class _RecordingMonitor(pulumi_mocks.MockMonitor):
