@@ -536,7 +536,8 @@ class AzureOpenAI(pulumi.ComponentResource):
             tags=self._tags(Role.MODEL_ENDPOINT),
             opts=child,
         )
-        return group.name
+        name: pulumi.Output[str] = group.name
+        return name
 
     def _identity(self) -> cognitiveservices.IdentityArgs:
         cmk = self._args.customer_managed_key
