@@ -339,9 +339,9 @@ class GatewayConfig(_Model):
         default=None, description="rate limits (RPM, TPM per key and team); default: none"
     )
     budgets: BudgetsConfig | None = Field(
-        default=None,
+        default_factory=BudgetsConfig,
         description="the ledger: usage recorded for chargeback, budgets enforced; "
-        "default: off (no spend is recorded)",
+        "default: on, in process memory, with no budget set ('enabled: false' turns it off)",
     )
 
     @field_validator("store")

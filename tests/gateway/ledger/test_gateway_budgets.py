@@ -158,15 +158,26 @@ def test_a_bad_key_budget_is_refused_naming_the_field(
         assert gw.admin("GET", "/admin/keys").json()["data"] == []  # no key without its budget
 
 
-def test_a_key_budget_is_refused_when_the_ledger_is_off(gateway: Gateway) -> None:
-    response = gateway.admin("POST", "/admin/keys", json={"team": "t", "budget": {"amount": 5}})
-    assert response.status_code == 400
-    assert response.json()["error"]["param"] == "budget"
-    assert "the ledger is off" in response.json()["error"]["message"]
-    for path in ("/admin/budgets", "/admin/spend"):
-        off = gateway.admin("GET", path)
-        assert off.status_code == 404
-        assert off.json()["error"]["code"] == "ledger_disabled"
+def test_a_key_budget_is_refused_when_the_ledger_is_turned_off(tmp_path: Path) -> None:
+    with ledger_gateway(sqlite_store(tmp_path), budgets={"enabled": False}) as (gateway, _):
+        body = {"team": "t", "budget": {"amount": 5}}
+        response = gateway.admin("POST", "/admin/keys", json=body)
+        assert response.status_code == 400
+        assert response.json()["error"]["param"] == "budget"
+        assert "the ledger is off" in response.json()["error"]["message"]
+        for path in ("/admin/budgets", "/admin/spend"):
+            off = gateway.admin("GET", path)
+            assert off.status_code == 404
+            assert off.json()["error"]["code"] == "ledger_disabled"
+
+
+def test_the_ledger_records_usage_by_default(gateway: Gateway) -> None:
+    """Without a ``budgets`` section spend is still recorded for chargeback."""
+    key = gateway.create_key(cost_center="cc-default")
+    gateway.client(key).chat.completions.create(model="chat-eu", messages=PROMPT)
+    report = gateway.admin("GET", "/admin/spend?group_by=cost_center")
+    assert report.status_code == 200, report.text
+    assert "cc-default" in report.text
 
 
 def test_budgets_are_set_listed_and_deleted_through_the_admin_api(tmp_path: Path) -> None:
