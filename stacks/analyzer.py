@@ -14,6 +14,7 @@ import select
 import subprocess
 import sys
 from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, cast
@@ -211,6 +212,63 @@ def _diagnostics(
     return out
 
 
+class Analysis:
+    """One analysis, in the engine's order: info and configure first, then ``Analyze`` per
+    resource as each one is registered (on a worker thread, so the pack works while the
+    program is still rendering), then ``AnalyzeStack`` once with every resource."""
+
+    def __init__(
+        self,
+        session: AnalyzerSession,
+        *,
+        settings: Mapping[str, Any],
+        stack_config: Mapping[str, str],
+        stack: str = "dev",
+        project: str = "gatehouse",
+    ) -> None:
+        self._session = session
+        self._stack_config = stack_config
+        self._infos = {p.name: p for p in policy_infos(session.info())}
+        session.configure(configure_request(self._infos.values(), settings))
+        session.configure_stack(
+            analyzer_pb2.AnalyzerStackConfigureRequest(
+                stack=stack, project=project, organization="organization", dry_run=True
+            )
+        )
+        self._providers: dict[str, RenderedResource] = {}
+        self._pairs: list[tuple[RenderedResource, RenderedResource | None]] = []
+        self._pending: list[Future[list[Diagnostic]]] = []
+        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="analyze")
+
+    def submit(self, resource: RenderedResource) -> None:
+        """Queue one registered resource; providers are kept for the resources after them."""
+        if resource.is_provider:
+            self._providers[resource.urn] = resource
+            return
+        pair = (resource, provider_of(resource, self._providers, self._stack_config))
+        self._pairs.append(pair)
+        self._pending.append(self._worker.submit(self._analyze, *pair))
+
+    def _analyze(
+        self, resource: RenderedResource, provider: RenderedResource | None
+    ) -> list[Diagnostic]:
+        response = self._session.analyze(analyze_request(resource, provider))
+        return _diagnostics(response, self._infos, resource.urn)
+
+    def close(self) -> None:
+        """Stop the worker; queued analyses that have not started are dropped."""
+        self._worker.shutdown(cancel_futures=True)
+
+    def finish(self) -> list[Diagnostic]:
+        """Every resource's diagnostics in registration order, then the stack's."""
+        try:
+            diagnostics = [d for future in self._pending for d in future.result()]
+        finally:
+            self.close()
+        response = self._session.analyze_stack(stack_request(self._pairs))
+        return diagnostics + _diagnostics(response, self._infos, "")
+
+
 def run_analysis(
     session: AnalyzerSession,
     rendering: Rendering,
@@ -220,27 +278,13 @@ def run_analysis(
     stack: str = "dev",
     project: str = "gatehouse",
 ) -> list[Diagnostic]:
-    """The engine's sequence: info, configure, analyze each resource, analyze the stack."""
-    infos = {p.name: p for p in policy_infos(session.info())}
-    session.configure(configure_request(infos.values(), settings))
-    session.configure_stack(
-        analyzer_pb2.AnalyzerStackConfigureRequest(
-            stack=stack, project=project, organization="organization", dry_run=True
-        )
+    """Analyse a finished rendering."""
+    analysis = Analysis(
+        session, settings=settings, stack_config=stack_config, stack=stack, project=project
     )
-    providers = {r.urn: r for r in rendering.resources if r.is_provider}
-    pairs = [
-        (r, provider_of(r, providers, stack_config))
-        for r in rendering.resources
-        if not r.is_provider
-    ]
-    diagnostics: list[Diagnostic] = []
-    for resource, provider in pairs:
-        diagnostics += _diagnostics(
-            session.analyze(analyze_request(resource, provider)), infos, resource.urn
-        )
-    diagnostics += _diagnostics(session.analyze_stack(stack_request(pairs)), infos, "")
-    return diagnostics
+    for resource in rendering.resources:
+        analysis.submit(resource)
+    return analysis.finish()
 
 
 # --- sessions ----------------------------------------------------------------------------

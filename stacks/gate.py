@@ -8,14 +8,15 @@ Analyzer protocol to it. A shape that refuses to place something outside the zon
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from components.common import ResidencyViolation
-from stacks.analyzer import Diagnostic, PackProcess, run_analysis
+from stacks.analyzer import Analysis, Diagnostic, PackProcess
 from stacks.environments import load_stack_config, to_engine_config
 from stacks.program import build
-from stacks.render import RenderError, Rendering, render
+from stacks.render import RenderedResource, RenderError, Rendering, render
 from stacks.spec import SpecBase, spec_from_config
 
 
@@ -53,15 +54,34 @@ class Rendered:
     refused: Diagnostic | None
 
 
-def render_environment(project: Project, environment: str) -> Rendered:
-    config = load_stack_config(project.stacks_dir, environment)
-    engine_config = to_engine_config(config)
-    spec = spec_from_config(engine_config)
+@dataclass(frozen=True)
+class Environment:
+    """An environment's spec and the flat config the engine would hand its program."""
+
+    name: str
+    spec: SpecBase
+    engine_config: dict[str, str]
+
+    @classmethod
+    def load(cls, project: Project, name: str) -> Environment:
+        engine_config = to_engine_config(load_stack_config(project.stacks_dir, name))
+        return cls(name, spec_from_config(engine_config), engine_config)
+
+
+def render_environment(
+    project: Project,
+    environment: str,
+    *,
+    loaded: Environment | None = None,
+    on_resource: Callable[[RenderedResource], None] | None = None,
+) -> Rendered:
+    env = loaded or Environment.load(project, environment)
     try:
         rendering = render(
-            lambda: build(spec, environment),
+            lambda: build(env.spec, environment),
             stack=environment,
-            config=engine_config,
+            config=env.engine_config,
+            on_resource=on_resource,
         )
     except RenderError as exc:
         if isinstance(exc.cause, ResidencyViolation):
@@ -74,9 +94,9 @@ def render_environment(project: Project, environment: str) -> Rendered:
                 description="A shape refused to place a resource outside the residency zone.",
                 severity="critical",
             )
-            return Rendered(environment, spec, engine_config, None, refused)
+            return Rendered(environment, env.spec, env.engine_config, None, refused)
         raise
-    return Rendered(environment, spec, engine_config, rendering, None)
+    return Rendered(environment, env.spec, env.engine_config, rendering, None)
 
 
 @dataclass(frozen=True)
@@ -91,15 +111,24 @@ class GateResult:
 
 
 def gate_environment(project: Project, environment: str) -> GateResult:
-    rendered = render_environment(project, environment)
-    if rendered.refused is not None or rendered.rendering is None:
-        return GateResult(environment, [d for d in [rendered.refused] if d], 0)
+    """Render and analyse at once: each resource goes to the pack as it is registered."""
+    env = Environment.load(project, environment)
     with PackProcess(project.pack_dir) as pack:
-        diagnostics = run_analysis(
+        analysis = Analysis(
             pack,
-            rendered.rendering,
-            settings=rendered.spec.policy_settings(),
-            stack_config=rendered.engine_config,
+            settings=env.spec.policy_settings(),
+            stack_config=env.engine_config,
             stack=environment,
         )
+        try:
+            rendered = render_environment(
+                project, environment, loaded=env, on_resource=analysis.submit
+            )
+        except BaseException:
+            analysis.close()
+            raise
+        if rendered.refused is not None or rendered.rendering is None:
+            analysis.close()
+            return GateResult(environment, [d for d in [rendered.refused] if d], 0)
+        diagnostics = analysis.finish()
     return GateResult(environment, diagnostics, len(rendered.rendering.resources))

@@ -160,8 +160,13 @@ class _Mocks(pulumi.runtime.Mocks):
 
 
 class _RecordingMonitor(pulumi_mocks.MockMonitor):
-    def __init__(self, mocks: pulumi.runtime.Mocks) -> None:
+    def __init__(
+        self,
+        mocks: pulumi.runtime.Mocks,
+        on_resource: Callable[[RenderedResource], None] | None = None,
+    ) -> None:
         super().__init__(mocks)
+        self._on_resource = on_resource
         self.recorded: list[RenderedResource] = []
         self.stack_urn = ""
         self.stack_outputs: struct_pb2.Struct | None = None
@@ -196,6 +201,8 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
                 },
             )
         )
+        if self._on_resource is not None:
+            self._on_resource(self.recorded[-1])
         return response
 
     def RegisterResourceOutputs(self, request: Any) -> Any:
@@ -219,14 +226,24 @@ def render(
     stack: str = "dev",
     config: Mapping[str, str] | None = None,
     computed: Mapping[str, ComputedOutputs] | None = None,
+    on_resource: Callable[[RenderedResource], None] | None = None,
 ) -> Rendering:
     """Run ``program`` under the mock runtime and return every registration it made.
 
     ``config`` is the flat Pulumi config (``namespace:key`` -> string, objects as JSON text),
-    exactly as the engine passes it to a real program.
+    exactly as the engine passes it to a real program. ``on_resource`` hears each
+    registration as it happens, as the engine's analyzers do during a preview.
     """
     ctx = contextvars.copy_context()
-    return ctx.run(_render, program, project, stack, dict(config or {}), dict(computed or {}))
+    return ctx.run(
+        _render,
+        program,
+        project,
+        stack,
+        dict(config or {}),
+        dict(computed or {}),
+        on_resource,
+    )
 
 
 def _render(
@@ -235,12 +252,13 @@ def _render(
     stack: str,
     config: dict[str, str],
     computed: dict[str, ComputedOutputs],
+    on_resource: Callable[[RenderedResource], None] | None,
 ) -> Rendering:
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     try:
         mocks = _Mocks(computed)
-        monitor = _RecordingMonitor(mocks)
+        monitor = _RecordingMonitor(mocks, on_resource)
         pulumi.runtime.set_all_config(config)
         pulumi.runtime.set_mocks(
             mocks, project=project, stack=stack, preview=False, monitor=monitor
