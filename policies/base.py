@@ -99,30 +99,24 @@ ResourceCheck = Callable[[ResourceValidationArgs, ReportViolation], None]
 StackCheck = Callable[[StackValidationArgs, ReportViolation], None]
 
 
+def _metadata(meta: Meta) -> dict[str, Any]:
+    return {
+        "name": meta.name,
+        "description": meta.description,
+        "enforcement_level": meta.enforcement,
+        "config_schema": meta.config_schema,
+        "severity": meta.severity,
+        "framework": meta.control.as_framework() if meta.control else None,
+        "remediation_steps": meta.remediation,
+    }
+
+
 def resource_policy(meta: Meta, check: ResourceCheck) -> ResourceValidationPolicy:
-    return ResourceValidationPolicy(
-        name=meta.name,
-        description=meta.description,
-        validate=check,
-        enforcement_level=meta.enforcement,
-        config_schema=meta.config_schema,
-        severity=meta.severity,
-        framework=meta.control.as_framework() if meta.control else None,
-        remediation_steps=meta.remediation,
-    )
+    return ResourceValidationPolicy(validate=check, **_metadata(meta))
 
 
 def stack_policy(meta: Meta, check: StackCheck) -> StackValidationPolicy:
-    return StackValidationPolicy(
-        name=meta.name,
-        description=meta.description,
-        validate=check,
-        enforcement_level=meta.enforcement,
-        config_schema=meta.config_schema,
-        severity=meta.severity,
-        framework=meta.control.as_framework() if meta.control else None,
-        remediation_steps=meta.remediation,
-    )
+    return StackValidationPolicy(validate=check, **_metadata(meta))
 
 
 # --- residency configuration -------------------------------------------------------------
