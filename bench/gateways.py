@@ -340,7 +340,7 @@ def upstream_stats(upstream: Service) -> tuple[int, int]:
 def measure(endpoint: Endpoint, name: str, plan: Plan) -> list[Point]:
     bodies = {"chat": orjson.dumps(CHAT_BODY), "stream": orjson.dumps(STREAM_BODY)}
     requests = {mode: Request(endpoint.url, endpoint.headers, bodies[mode]) for mode in MODES}
-    wrk(requests["chat"], max(plan.clients), plan.warmup)
+    wrk(requests["chat"], 10, plan.warmup)
     points: list[Point] = []
     for mode in MODES:
         for clients in plan.clients:
@@ -553,7 +553,11 @@ def chart(result: dict[str, Any], path: Path) -> Path | None:
     figure, axes = plt.subplots(2, 2, figsize=(11, 8), constrained_layout=True)
     for column, mode in enumerate(MODES):
         for run in result["runs"]:
-            points = [p for p in run["points"] if p["mode"] == mode]
+            points = [
+                p
+                for p in run["points"]
+                if p["mode"] == mode and not (p["requests"] and p["errors"] >= p["requests"])
+            ]
             if not points:
                 continue
             clients = [p["clients"] for p in points]
@@ -570,7 +574,7 @@ def chart(result: dict[str, Any], path: Path) -> Path | None:
             axes[row][column].set_yscale("log")
             axes[row][column].set_xlabel("concurrent clients")
             axes[row][column].grid(True, which="both", alpha=0.3)
-            axes[row][column].legend(fontsize=8)
+            axes[row][column].legend(fontsize=8, loc="best", framealpha=0.6)
     figure.suptitle(f"Gateways on one fake upstream, {result['date']} (one worker each)")
     figure.savefig(path, dpi=110)
     plt.close(figure)

@@ -75,7 +75,7 @@ def _headers(extra: dict[str, str] | None) -> list[tuple[bytes, bytes]]:
 
 
 class Response:
-    """A complete response."""
+    """A complete response, sent with its ``content-length`` (not chunked)."""
 
     __slots__ = ("body", "headers", "status")
 
@@ -90,7 +90,8 @@ class Response:
         self.headers = headers
 
     async def __call__(self, send: Send) -> None:
-        await send({"type": "http.response.start", "status": self.status, "headers": self.headers})
+        headers = [*self.headers, (b"content-length", b"%d" % len(self.body))]
+        await send({"type": "http.response.start", "status": self.status, "headers": headers})
         await send({"type": "http.response.body", "body": self.body})
 
 
