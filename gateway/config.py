@@ -286,7 +286,12 @@ class CircuitBreakerPolicy(_Model):
 
 class UpstreamPool(_Model):
     max_connections: int = Field(default=200, ge=1, description="per upstream origin")
-    max_keepalive_connections: int = Field(default=50, ge=0)
+    max_keepalive_connections: int = Field(
+        default=50,
+        ge=0,
+        description="idle connections kept for OIDC discovery and JWKS (httpx); model "
+        "upstreams (aiohttp) keep up to max_connections alive",
+    )
     keepalive_expiry_seconds: float = Field(default=30.0, gt=0)
 
 
