@@ -16,9 +16,10 @@ from typing import Final, Literal
 
 import pulumi
 import pulumi_aws as aws
+from pydantic import field_validator
 
 from components import aws_iam_documents as docs
-from components.common import TAG_PREFIX, ResidencyViolation, Role, ShapeContext
+from components.common import TAG_PREFIX, ResidencyViolation, Role, ShapeArgs, ShapeContext
 from components.residency import (
     GLOBAL_JURISDICTION,
     UnknownInferenceProfileError,
@@ -167,6 +168,25 @@ def check_own_tags(value: dict[str, str]) -> dict[str, str]:
             f"'{TAG_PREFIX}' (Gatehouse sets those from the environment)"
         )
     return value
+
+
+class AwsShapeArgs(ShapeArgs):
+    """Checks every AWS shape's args share: ``account_id``, ``log_retention_days``, ``tags``."""
+
+    @field_validator("account_id", check_fields=False)
+    @classmethod
+    def _account(cls, value: str | None) -> str | None:
+        return check_account_id(value)
+
+    @field_validator("log_retention_days", check_fields=False)
+    @classmethod
+    def _retention(cls, value: int) -> int:
+        return check_log_retention(value)
+
+    @field_validator("tags", check_fields=False)
+    @classmethod
+    def _own_tags(cls, value: dict[str, str]) -> dict[str, str]:
+        return check_own_tags(value)
 
 
 def account_identity(account_id: str | None) -> pulumi.Output[docs.Account]:

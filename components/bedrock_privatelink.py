@@ -41,7 +41,6 @@ from components.common import (
     Price,
     Role,
     RouteDescriptor,
-    ShapeArgs,
     ShapeContext,
 )
 
@@ -114,7 +113,7 @@ class Ec2Trust(BaseModel):
 GatewayTrust = Annotated[IrsaTrust | EcsTrust | Ec2Trust, Field(discriminator="kind")]
 
 
-class BedrockPrivateLinkArgs(ShapeArgs):
+class BedrockPrivateLinkArgs(blocks.AwsShapeArgs):
     """Settings of the Bedrock-over-PrivateLink shape (``gatehouse:bedrock_privatelink``)."""
 
     region: str = Field(
@@ -252,21 +251,6 @@ class BedrockPrivateLinkArgs(ShapeArgs):
     @classmethod
     def _key(cls, value: str | None) -> str | None:
         return blocks.check_key_arn(value)
-
-    @field_validator("account_id")
-    @classmethod
-    def _account(cls, value: str | None) -> str | None:
-        return blocks.check_account_id(value)
-
-    @field_validator("log_retention_days")
-    @classmethod
-    def _retention(cls, value: int) -> int:
-        return blocks.check_log_retention(value)
-
-    @field_validator("tags")
-    @classmethod
-    def _own_tags(cls, value: dict[str, str]) -> dict[str, str]:
-        return blocks.check_own_tags(value)
 
     @model_validator(mode="after")
     def _consistent(self) -> BedrockPrivateLinkArgs:

@@ -40,7 +40,7 @@ from pydantic import (
 
 from components import aws_blocks as blocks
 from components import aws_iam_documents as docs
-from components.common import OFFLINE_SECRET, Role, ShapeArgs, ShapeContext
+from components.common import OFFLINE_SECRET, Role, ShapeContext
 
 SHAPE: Final = "byoc"
 
@@ -129,7 +129,7 @@ class DedicatedVpc(BaseModel):
     )
 
 
-class ByocArgs(ShapeArgs):
+class ByocArgs(blocks.AwsShapeArgs):
     """Settings of the BYOC shape (``gatehouse:byoc``)."""
 
     region: str = Field(
@@ -244,21 +244,6 @@ class ByocArgs(ShapeArgs):
         if bad:
             raise ValueError(f"got {bad!r}; expected managed policy ARNs")
         return blocks.check_unique(value)
-
-    @field_validator("account_id")
-    @classmethod
-    def _account(cls, value: str | None) -> str | None:
-        return blocks.check_account_id(value)
-
-    @field_validator("log_retention_days")
-    @classmethod
-    def _retention(cls, value: int) -> int:
-        return blocks.check_log_retention(value)
-
-    @field_validator("tags")
-    @classmethod
-    def _own_tags(cls, value: dict[str, str]) -> dict[str, str]:
-        return blocks.check_own_tags(value)
 
     @model_validator(mode="after")
     def _consistent(self) -> ByocArgs:
