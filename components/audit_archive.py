@@ -44,7 +44,13 @@ import pulumi_aws as aws
 from pulumi_azure_native import storage
 from pydantic import Field, field_validator, model_validator
 
-from components.common import TAG_PREFIX, ResidencyViolation, Role, ShapeArgs, ShapeContext
+from components.common import (
+    ResidencyViolation,
+    Role,
+    ShapeArgs,
+    ShapeContext,
+    check_own_tags,
+)
 from components.k8s_security import FrozenModel
 from components.residency import UnknownRegionError, jurisdiction_of, normalize_azure_location
 
@@ -140,10 +146,7 @@ class AuditArchiveArgs(ShapeArgs):
     @field_validator("tags")
     @classmethod
     def _own_tags(cls, value: dict[str, str]) -> dict[str, str]:
-        reserved = sorted(k for k in value if k.startswith(TAG_PREFIX))
-        if reserved:
-            raise ValueError(f"tag keys {', '.join(reserved)} are reserved for Gatehouse")
-        return value
+        return check_own_tags(value)
 
     @model_validator(mode="after")
     def _per_cloud(self) -> AuditArchiveArgs:

@@ -19,7 +19,14 @@ import pulumi_aws as aws
 from pydantic import field_validator
 
 from components import aws_iam_documents as docs
-from components.common import TAG_PREFIX, ResidencyViolation, Role, ShapeArgs, ShapeContext
+from components.common import (
+    Placement,
+    ResidencyViolation,
+    Role,
+    ShapeArgs,
+    ShapeContext,
+    check_own_tags,
+)
 from components.residency import (
     GLOBAL_JURISDICTION,
     UnknownInferenceProfileError,
@@ -72,14 +79,6 @@ def key_region(key_arn: str) -> str:
     if match is None:
         raise ValueError(f"not a KMS key ARN: {key_arn!r}")
     return match["region"]
-
-
-@dataclass(frozen=True)
-class Placement:
-    """Where a shape's regional resources go, and the jurisdiction of that place."""
-
-    region: str
-    jurisdiction: str
 
 
 def place(
@@ -157,16 +156,6 @@ def check_unique(value: list[str]) -> list[str]:
     repeated = sorted({v for v in value if value.count(v) > 1})
     if repeated:
         raise ValueError(f"must not repeat, repeated: {', '.join(repeated)}")
-    return value
-
-
-def check_own_tags(value: dict[str, str]) -> dict[str, str]:
-    reserved = sorted(k for k in value if k.startswith(TAG_PREFIX))
-    if reserved:
-        raise ValueError(
-            f"tag keys {', '.join(reserved)} are reserved; expected keys not starting with "
-            f"'{TAG_PREFIX}' (Gatehouse sets those from the environment)"
-        )
     return value
 
 

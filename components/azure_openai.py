@@ -21,7 +21,6 @@ the environment's zone and every deployment SKU must keep processing inside it.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Any, Final, Literal
 
 import pulumi
@@ -38,11 +37,13 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from components.common import (
     TAG_PREFIX,
+    Placement,
     ResidencyViolation,
     Role,
     RouteDescriptor,
     ShapeArgs,
     ShapeContext,
+    check_own_tags,
 )
 from components.residency import (
     AZURE_OPENAI_SKU_SCOPE,
@@ -284,13 +285,7 @@ class AzureOpenAIArgs(ShapeArgs):
     @field_validator("tags")
     @classmethod
     def _own_tags(cls, value: dict[str, str]) -> dict[str, str]:
-        reserved = sorted(k for k in value if k.startswith(TAG_PREFIX))
-        if reserved:
-            raise ValueError(
-                f"tag keys {', '.join(reserved)} are reserved; expected keys not starting with "
-                f"'{TAG_PREFIX}' (Gatehouse sets those from the environment)"
-            )
-        return value
+        return check_own_tags(value)
 
     @field_validator("resource_group_id")
     @classmethod
@@ -372,14 +367,6 @@ class AzureOpenAIArgs(ShapeArgs):
                 "(new group), not both"
             )
         return self
-
-
-@dataclass(frozen=True)
-class Placement:
-    """Where the shape lands: the normalised Azure location and its jurisdiction."""
-
-    region: str
-    jurisdiction: str
 
 
 def validate(args: AzureOpenAIArgs, ctx: ShapeContext) -> Placement:
@@ -516,13 +503,13 @@ class AzureOpenAI(pulumi.ComponentResource):
     # --- helpers -----------------------------------------------------------------------
 
     def _tags(self, role: Role, region: str | None = None) -> dict[str, str]:
-        tags = self._ctx.tags_for(
+        return self._ctx.tags_for(
             region=region or self._placement.region,
             jurisdiction=self._placement.jurisdiction,
             role=role,
             shape=SHAPE,
+            own=self._args.tags,
         )
-        return {**tags, **self._args.tags}  # own keys never start with TAG_PREFIX
 
     def _resource_group(self, child: pulumi.ResourceOptions) -> pulumi.Input[str]:
         if self._args.resource_group_id is not None:

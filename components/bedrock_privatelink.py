@@ -38,6 +38,7 @@ from components import aws_blocks as blocks
 from components import aws_iam_documents as docs
 from components.common import (
     TAG_PREFIX,
+    Placement,
     Price,
     Role,
     RouteDescriptor,
@@ -287,21 +288,19 @@ class BedrockPrivateLinkArgs(blocks.AwsShapeArgs):
 
 
 @dataclass(frozen=True)
-class Placement:
+class ModelPlacement(Placement):
     """Where the shape lands, and where each model or profile may process requests."""
 
-    region: str
-    jurisdiction: str
     model_jurisdictions: dict[str, frozenset[str]]
 
 
-def validate(args: BedrockPrivateLinkArgs, ctx: ShapeContext) -> Placement:
+def validate(args: BedrockPrivateLinkArgs, ctx: ShapeContext) -> ModelPlacement:
     """Check residency before anything is created; raise :class:`ResidencyViolation`."""
     where = blocks.place(args.region, ctx)
     found: dict[str, frozenset[str]] = {}
     for index, model in enumerate(args.models):
         found[model] = blocks.place_model(model, args.region, ctx, f"models[{index}]")
-    return Placement(where.region, where.jurisdiction, found)
+    return ModelPlacement(where.region, where.jurisdiction, found)
 
 
 def _service_endpoint_policy(endpoint: str, account: docs.Account) -> docs.Document:
@@ -371,13 +370,13 @@ class BedrockPrivateLink(pulumi.ComponentResource):
     # --- helpers -------------------------------------------------------------------------
 
     def _tags(self, role: Role) -> dict[str, str]:
-        tags = self._ctx.tags_for(
+        return self._ctx.tags_for(
             region=self._placement.region,
             jurisdiction=self._placement.jurisdiction,
             role=role,
             shape=SHAPE,
+            own=self._args.tags,
         )
-        return {**tags, **self._args.tags}
 
     def _log_group_name(self, what: str) -> str:
         return f"/gatehouse/{self._ctx.environment}/{self._name}/{what}"

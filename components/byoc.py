@@ -40,7 +40,7 @@ from pydantic import (
 
 from components import aws_blocks as blocks
 from components import aws_iam_documents as docs
-from components.common import OFFLINE_SECRET, Role, ShapeContext
+from components.common import OFFLINE_SECRET, Placement, Role, ShapeContext
 
 SHAPE: Final = "byoc"
 
@@ -277,7 +277,7 @@ def check_external_id(external_id: SecretStr) -> None:
         )
 
 
-def validate(args: ByocArgs, ctx: ShapeContext) -> blocks.Placement:
+def validate(args: ByocArgs, ctx: ShapeContext) -> Placement:
     """Check the external id and residency before anything is created.
 
     Raises ``ValueError`` for a malformed external id and ``ResidencyViolation`` for a
@@ -372,13 +372,13 @@ class Byoc(pulumi.ComponentResource):
     # --- helpers -------------------------------------------------------------------------
 
     def _tags(self, role: Role) -> dict[str, str]:
-        tags = self._ctx.tags_for(
+        return self._ctx.tags_for(
             region=self._placement.region,
             jurisdiction=self._placement.jurisdiction,
             role=role,
             shape=SHAPE,
+            own=self._args.tags,
         )
-        return {**tags, **self._args.tags}
 
     def _key(self) -> aws.kms.Key:
         region = self._placement.region

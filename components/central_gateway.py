@@ -58,9 +58,9 @@ from components.common import (
 )
 from components.k8s_security import (
     ClusterLocation,
+    ClusterPlacement,
     FrozenModel,
     NetworkPeer,
-    Placement,
     Resources,
     SecretKeyRef,
     check_dns_label,
@@ -445,7 +445,7 @@ def metrics_token_env(args: CentralGatewayArgs) -> str:
 
 
 def resource_attributes(
-    args: CentralGatewayArgs, ctx: ShapeContext, placement: Placement
+    args: CentralGatewayArgs, ctx: ShapeContext, placement: ClusterPlacement
 ) -> dict[str, str]:
     """OpenTelemetry resource attributes of every span and metric of this gateway."""
     return {

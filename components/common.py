@@ -52,6 +52,24 @@ class ShapeArgs(BaseModel):
     )
 
 
+def check_own_tags(value: dict[str, str]) -> dict[str, str]:
+    reserved = sorted(k for k in value if k.startswith(TAG_PREFIX))
+    if reserved:
+        raise ValueError(
+            f"tag keys {', '.join(reserved)} are reserved; expected keys not starting with "
+            f"'{TAG_PREFIX}' (Gatehouse sets those from the environment)"
+        )
+    return value
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where a shape lands (a cloud region or an on-prem site) and that place's jurisdiction."""
+
+    region: str
+    jurisdiction: str
+
+
 class ResidencyViolation(ValueError):
     """A shape was asked to place something outside the environment's residency zone.
 
@@ -90,10 +108,19 @@ class ShapeContext:
             TAG_SHAPE: shape,
         }
 
-    def tags_for(self, *, region: str, jurisdiction: str, role: Role, shape: str) -> dict[str, str]:
-        """Cloud tags: the spec's own tags plus ``gatehouse:*`` facts (facts win)."""
+    def tags_for(
+        self,
+        *,
+        region: str,
+        jurisdiction: str,
+        role: Role,
+        shape: str,
+        own: Mapping[str, str] | None = None,
+    ) -> dict[str, str]:
+        """Cloud tags: the spec's tags, the shape's ``own`` tags, then the ``gatehouse:*``
+        facts (facts win)."""
         facts = self._facts(region=region, jurisdiction=jurisdiction, role=role, shape=shape)
-        return {**self.tags, **{TAG_PREFIX + k: v for k, v in facts.items()}}
+        return {**self.tags, **(own or {}), **{TAG_PREFIX + k: v for k, v in facts.items()}}
 
     def labels_for(
         self, *, region: str, jurisdiction: str, role: Role, shape: str

@@ -32,7 +32,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from components.common import ResidencyViolation, ShapeContext
+from components.common import Placement, ResidencyViolation, ShapeContext
 from components.residency import (
     AWS_REGIONS,
     AWS_SEPARATE_PARTITION_REGIONS,
@@ -121,13 +121,11 @@ class FrozenModel(BaseModel):
 
 
 @dataclass(frozen=True)
-class Placement:
-    """Where a cluster is: its region (a cloud region, or the on-prem site name), cloud, and
-    jurisdiction."""
+class ClusterPlacement(Placement):
+    """Where a cluster is: its region (a cloud region, or the on-prem site name), its cloud
+    ("onprem" for a site) and jurisdiction."""
 
-    region: str
     cloud: str
-    jurisdiction: str
 
 
 def _cloud_of(region: str) -> str | None:
@@ -189,11 +187,11 @@ class ClusterLocation(FrozenModel):
             raise ValueError(f"site {self.site!r} needs its jurisdiction, e.g. jurisdiction: eu")
         return self
 
-    def resolve(self, ctx: ShapeContext, field: str = "cluster") -> Placement:
+    def resolve(self, ctx: ShapeContext, field: str = "cluster") -> ClusterPlacement:
         """The placement, checked against the environment's zone (ResidencyViolation)."""
         if self.site is not None:
             assert self.jurisdiction is not None  # validated above
-            placement = Placement(self.site, "onprem", self.jurisdiction)
+            placement = ClusterPlacement(self.site, self.jurisdiction, "onprem")
         else:
             assert self.region is not None
             cloud = _cloud_of(self.region)
@@ -220,7 +218,7 @@ class ClusterLocation(FrozenModel):
                     f"got {region!r}; expected one of the environment's allowed_regions "
                     f"{', '.join(ctx.allowed_regions)}",
                 )
-            placement = Placement(region, cloud, derived)
+            placement = ClusterPlacement(region, derived, cloud)
         if placement.jurisdiction not in ctx.jurisdictions:
             where = "site" if self.site is not None else "region"
             raise ResidencyViolation(
