@@ -201,3 +201,8 @@ def test_region_outside_the_zone_is_refused() -> None:
 def test_invalid_args_are_refused(make: Any, override: dict[str, Any]) -> None:
     with pytest.raises(ValidationError):
         make(**override)
+
+
+def test_reserved_tag_keys_are_refused() -> None:
+    with pytest.raises(ValidationError, match="gatehouse:role are reserved"):
+        aws_args(tags={"gatehouse:role": "compute"})
