@@ -1,8 +1,12 @@
 """The durable record of spend: usage events in the gateway store, and their totals.
 
-:meth:`UsageLog.write` inserts a batch of events with ONE multi-row
-``INSERT ... ON CONFLICT (request_id) DO NOTHING`` (SQLite and PostgreSQL alike), so writing
-an event again (a retried flush, a settle repeated by a client retry) never counts it twice.
+:meth:`UsageLog.write` inserts a batch of events with
+``INSERT ... ON CONFLICT (request_id) DO NOTHING RETURNING request_id`` (SQLite and
+PostgreSQL alike), so writing an event again (a retried flush, a settle repeated by a client
+retry) never counts it twice, and the rows returned are the new ones. The statement is built
+once and executed with the batch's parameter list: SQLAlchemy compiles it once, caches it, and
+sends the batch as multi-row ``VALUES`` ("insertmanyvalues"), instead of compiling a new
+statement for every batch size.
 :meth:`UsageLog.totals` sums events per group over a time range: the spend report, the
 chargeback and the start-up re-seeding of budget counters all read it.
 """
@@ -72,18 +76,19 @@ class SpendRow:
 class UsageLog:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
+        self._insert = (
+            insert_for(engine.dialect.name, usage_events)
+            .on_conflict_do_nothing(index_elements=["request_id"])
+            .returning(usage_events.c.request_id)
+        )
 
     async def write(self, events: Sequence[UsageEvent]) -> int:
-        """Insert ``events`` in one statement; returns how many were new."""
+        """Insert ``events`` in one transaction; returns how many were new."""
         if not events:
             return 0
         async with self._engine.begin() as conn:
-            insert = insert_for(self._engine.dialect.name, usage_events)
-            statement = insert.values([_row(e) for e in events]).on_conflict_do_nothing(
-                index_elements=["request_id"]
-            )
-            result = await conn.execute(statement)
-        return max(0, int(getattr(result, "rowcount", 0) or 0))
+            result = await conn.execute(self._insert, [_row(e) for e in events])
+            return len(result.all())
 
     async def totals(
         self,
