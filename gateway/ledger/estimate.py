@@ -24,20 +24,28 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
+
+if TYPE_CHECKING:
+    from gateway.context import RequestContext
 
 DEFAULT_BYTES_PER_TOKEN = 4.0
 DEFAULT_OUTPUT_CAP = 4096
 """output tokens assumed (and forwarded) when a request sets no cap"""
 _TEXT_KEYS = ("content", "name", "arguments", "text", "refusal")
+_MEMO = "estimate.request"
+
+
+def _utf8_len(text: str) -> int:
+    return len(text) if text.isascii() else len(text.encode())
 
 
 def _text_bytes(value: Any) -> int:
     """UTF-8 bytes of the text inside a message, content part or tool call."""
     if isinstance(value, str):
-        return len(value.encode())
+        return _utf8_len(value)
     if isinstance(value, list):
         return sum(_text_bytes(v) for v in value)
     if isinstance(value, Mapping):
@@ -52,7 +60,7 @@ def _text_bytes(value: Any) -> int:
 def _input_tokens_or_bytes(value: Any) -> tuple[int, int]:
     """(token ids, text bytes) of an embeddings ``input``."""
     if isinstance(value, str):
-        return 0, len(value.encode())
+        return 0, _utf8_len(value)
     if isinstance(value, list):
         if all(isinstance(v, int) for v in value):
             return len(value), 0
@@ -73,6 +81,24 @@ def estimate_prompt_tokens(
             size += len(orjson.dumps(body[key]))
     ids, text = _input_tokens_or_bytes(body.get("input"))
     return ids + math.ceil((size + text) / bytes_per_token)
+
+
+def request_estimate(
+    ctx: RequestContext, bytes_per_token: float, default_cap: int
+) -> tuple[int, int]:
+    """(prompt estimate, output cap) of ``ctx.body``, computed once per request.
+
+    The rate limiter and the budget reservation both need it; the first caller's answer is
+    kept in ``ctx.state`` for the same body and settings.
+    """
+    body = ctx.body
+    assert body is not None
+    memo = ctx.state.get(_MEMO)
+    if memo is not None and memo[0] is body and memo[1] == (bytes_per_token, default_cap):
+        return memo[2]  # type: ignore[no-any-return]
+    result = (estimate_prompt_tokens(body, bytes_per_token), output_cap(body, default_cap))
+    ctx.state[_MEMO] = (body, (bytes_per_token, default_cap), result)
+    return result
 
 
 def output_cap(body: Mapping[str, Any], default_cap: int) -> int:

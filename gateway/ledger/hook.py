@@ -36,7 +36,7 @@ from gateway.errors import GatewayError
 from gateway.hooks import Hook, HookServices
 from gateway.ledger.budgets import BudgetsConfig
 from gateway.ledger.durable import DurableLedger
-from gateway.ledger.estimate import with_output_cap
+from gateway.ledger.estimate import request_estimate, with_output_cap
 from gateway.ledger.events import ThresholdCrossed
 from gateway.ledger.pricing import Price, Usage, worst_price
 from gateway.ledger.reservations import BudgetEngine, Reservation, Subject, create_budget_engine
@@ -137,8 +137,16 @@ class LedgerHook(Hook):
         if identity is None or ctx.body is None or ctx.model not in self._prices:
             return
         subject = Subject(identity.subject, identity.team, identity.cost_center)
-        ctx.state[RESERVATION_KEY] = await self.engine.reserve_request(
-            ctx.request_id, subject, ctx.body, price=self._prices[ctx.model]
+        config = self.engine.config
+        prompt, cap = request_estimate(
+            ctx, config.prompt_bytes_per_token, config.default_max_output_tokens
+        )
+        ctx.state[RESERVATION_KEY] = await self.engine.reserve(
+            ctx.request_id,
+            subject,
+            price=self._prices[ctx.model],
+            prompt_tokens=prompt,
+            max_output_tokens=cap,
         )
 
     async def transform_request(self, ctx: RequestContext) -> None:

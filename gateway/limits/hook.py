@@ -26,8 +26,7 @@ from gateway.hooks import Hook, HookServices
 from gateway.ledger.estimate import (
     DEFAULT_BYTES_PER_TOKEN,
     DEFAULT_OUTPUT_CAP,
-    estimate_prompt_tokens,
-    output_cap,
+    request_estimate,
 )
 from gateway.ledger.pricing import Usage
 from gateway.limits.config import LimitsConfig
@@ -62,9 +61,8 @@ class LimitsHook(Hook):
     async def on_admitted(self, ctx: RequestContext) -> None:
         if ctx.identity is None or ctx.body is None:
             return
-        tokens = estimate_prompt_tokens(ctx.body, self._bytes_per_token) + output_cap(
-            ctx.body, self._cap
-        )
+        prompt, cap = request_estimate(ctx, self._bytes_per_token, self._cap)
+        tokens = prompt + cap
         admission = await self.limiter.admit(ctx.identity.subject, ctx.identity.team, tokens)
         ctx.state[ADMISSION_KEY] = admission
         ctx.state[HEADERS_KEY] = headers = admission.headers()

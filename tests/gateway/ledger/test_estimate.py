@@ -5,7 +5,13 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from gateway.ledger.estimate import estimate_prompt_tokens, output_cap, with_output_cap
+from gateway.context import RequestContext
+from gateway.ledger.estimate import (
+    estimate_prompt_tokens,
+    output_cap,
+    request_estimate,
+    with_output_cap,
+)
 
 
 def test_prompt_estimate_is_text_bytes_over_four_rounded_up() -> None:
@@ -77,3 +83,14 @@ def test_with_output_cap_only_fills_a_missing_cap() -> None:
     kept = {"messages": [], "max_tokens": 10}
     assert with_output_cap(kept, 512) == kept
     assert with_output_cap({"input": "x"}, 512) == {"input": "x"}
+
+
+def test_request_estimate_is_computed_once_per_body_and_settings() -> None:
+    ctx = RequestContext("POST", "/v1/chat/completions")
+    ctx.body = {"messages": [{"role": "user", "content": "x" * 40}], "max_tokens": 7}
+    assert request_estimate(ctx, 4.0, 100) == (10, 7)
+    ctx.body["messages"][0]["content"] = "x" * 400  # same object: the first answer is kept
+    assert request_estimate(ctx, 4.0, 100) == (10, 7)
+    assert request_estimate(ctx, 2.0, 100) == (200, 7)  # other settings: computed anew
+    ctx.body = {"messages": [{"role": "user", "content": "é" * 4}]}  # a new body
+    assert request_estimate(ctx, 4.0, 100) == (2, 100)
