@@ -94,7 +94,7 @@ STREAM_BODY: dict[str, Any] = {**CHAT_BODY, "stream": True}
 
 _USAGE = {"prompt_tokens": 480, "completion_tokens": 32, "total_tokens": 512}
 _CREATED = 1_700_000_000
-_COMPLETION = orjson.dumps(
+COMPLETION = orjson.dumps(
     {
         "id": "chatcmpl-bench",
         "object": "chat.completion",
@@ -184,7 +184,7 @@ class FakeUpstream:
         self.with_pii += any(value in body for value in _PII)
         if not _wants_stream(body):
             await send({"type": "http.response.start", "status": 200, "headers": _JSON})
-            await send({"type": "http.response.body", "body": _COMPLETION})
+            await send({"type": "http.response.body", "body": COMPLETION})
             return
         await send({"type": "http.response.start", "status": 200, "headers": _SSE})
         for frame in _FRAMES:
