@@ -69,10 +69,10 @@ def new_context(app: GatewayApp, identity: Identity) -> RequestContext:
 
 
 async def timed(
-    timings: Timings, hook: Hook, phase: str, call: Callable[[], Awaitable[Any]]
+    timings: Timings, hook: Hook, phase: str, call: Callable[..., Awaitable[Any]], *args: Any
 ) -> Any:
     cpu, wall = time.thread_time(), time.perf_counter()
-    result = await call()
+    result = await call(*args)
     timings[(hook.name, phase)].append(time.thread_time() - cpu)
     timings[(hook.name, phase + " (wall)")].append(time.perf_counter() - wall)
     return result
@@ -87,10 +87,10 @@ async def one_request(app: GatewayApp, identity: Identity, timings: Timings) -> 
     ctx = new_context(app, identity)
     for hook in hooks:
         if _overrides(hook, "on_admitted"):
-            await timed(timings, hook, "on_admitted", lambda h=hook: h.on_admitted(ctx))
+            await timed(timings, hook, "on_admitted", hook.on_admitted, ctx)
     for hook in hooks:
         if _overrides(hook, "transform_request"):
-            await timed(timings, hook, "transform_request", lambda h=hook: h.transform_request(ctx))
+            await timed(timings, hook, "transform_request", hook.transform_request, ctx)
     target = app.routes["chat"][0]
     ctx.deployment_id, ctx.deployment = target.id, target.deployment
     body = orjson.loads(COMPLETION)
@@ -102,12 +102,14 @@ async def one_request(app: GatewayApp, identity: Identity, timings: Timings) -> 
                 timings,
                 hook,
                 "transform_response",
-                lambda h=hook, b=body: h.transform_response(ctx, b),
+                hook.transform_response,
+                ctx,
+                body,
             )
     ctx.status = 200
     for hook in hooks[::-1]:
         if _overrides(hook, "on_complete"):
-            await timed(timings, hook, "on_complete", lambda h=hook: h.on_complete(ctx))
+            await timed(timings, hook, "on_complete", hook.on_complete, ctx)
 
 
 async def run(args: argparse.Namespace) -> dict[tuple[str, str], float]:
