@@ -24,7 +24,7 @@ from gateway.config import ConfigError, Deployment, GatewayConfig
 from gateway.context import RequestContext
 from gateway.errors import GatewayError, method_not_allowed, not_found
 from gateway.events import EventBus
-from gateway.hooks import Handler, Hook, HookChain, HookServices, build_hooks
+from gateway.hooks import HOOK_FACTORIES, Handler, Hook, HookChain, HookServices, build_hooks
 from gateway.ledger.admin import LedgerAdmin
 from gateway.middleware import context_middleware, context_of, error_middleware
 from gateway.providers import create_adapter
@@ -118,6 +118,7 @@ class GatewayApp:
         *,
         environ: Mapping[str, str],
         hooks: Sequence[Hook] | None,
+        hook_factories: Sequence[str],
         adapter_factory: AdapterFactory,
         token_verifier_factory: TokenVerifierFactory,
         store: Store | None,
@@ -140,7 +141,9 @@ class GatewayApp:
             events=self.events,
             routes=self.routes,
         )
-        self.hooks = HookChain(hooks if hooks is not None else build_hooks(services))
+        self.hooks = HookChain(
+            hooks if hooks is not None else build_hooks(services, hook_factories)
+        )
         self.ready = False
         self._refresher: asyncio.Task[None] | None = None
         rng = rng or random.Random()  # noqa: S311 - load spreading, not security
@@ -261,6 +264,7 @@ def create_app(
     *,
     environ: Mapping[str, str] = os.environ,
     hooks: Sequence[Hook] | None = None,
+    hook_factories: Sequence[str] = HOOK_FACTORIES,
     adapter_factory: AdapterFactory = create_adapter,
     token_verifier_factory: TokenVerifierFactory = _default_token_verifier,
     store: Store | None = None,
@@ -268,13 +272,15 @@ def create_app(
 ) -> GatewayApp:
     """Build the gateway. Raises :class:`ConfigError` for a missing secret or admin key.
 
-    ``hooks``: the governance hooks in order (default: the registered ones, see
-    :mod:`gateway.hooks`). The other keywords exist for tests and embedding.
+    ``hooks``: the governance hooks in order; by default they are built from
+    ``hook_factories`` (default: the registered ones, see :mod:`gateway.hooks`), each active
+    when its config section is. The other keywords exist for tests and embedding.
     """
     return GatewayApp(
         config,
         environ=environ,
         hooks=hooks,
+        hook_factories=hook_factories,
         adapter_factory=adapter_factory,
         token_verifier_factory=token_verifier_factory,
         store=store,

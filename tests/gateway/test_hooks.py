@@ -274,3 +274,19 @@ def _present_section(services: HookServices) -> Hook | None:
     hook = Hook()
     hook.name = "present"
     return hook
+
+
+def test_the_app_builds_the_hooks_of_the_factories_it_is_given(tmp_path: Path) -> None:
+    config = gateway_config(
+        sqlite_store(tmp_path), {"chat": [openai_deployment("http://127.0.0.1:1/v1")]}
+    )
+    env = {"GATEHOUSE_ADMIN_KEY": "a" * 32}
+    chosen = create_app(
+        config,
+        environ=env,
+        hook_factories=["tests.gateway.test_hooks:_present_section"],
+    )
+    assert [h.name for h in chosen.hooks.hooks] == ["present"]
+    assert create_app(config, environ=env, hook_factories=()).hooks.hooks == ()
+    registered = [h.name for h in create_app(config, environ=env).hooks.hooks]
+    assert {"audit", "telemetry"} <= set(registered)
