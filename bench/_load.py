@@ -2,8 +2,11 @@
 
 :func:`wrk` drives one endpoint with ``wrk`` (Debian package ``wrk``): ``clients``
 connections in a closed loop, each sending the same POST (``bench/wrk/chat.lua`` sets body
-and headers and writes a JSON report with latency percentiles). ``pace_ms`` makes each
-client pause between requests (wrk's ``delay()``).
+and headers and writes a JSON report with latency percentiles). ``think_ms`` makes each
+client pause between its requests for a random time, exponentially distributed with that
+mean (wrk's ``delay()``): independent clients, whose arrivals are close to a Poisson
+stream. A fixed pause would keep wrk's clients in phase: they would arrive in bursts of
+``clients`` requests, which measures the burst, not one client's wait.
 
 wrk reads each response whole, so it cannot see a stream's first token. :func:`ttft` does:
 one client on raw sockets that sends the streaming request over and over and notes when
@@ -28,7 +31,12 @@ from urllib.parse import urlsplit
 import orjson
 
 SCRIPT = Path(__file__).with_name("wrk") / "chat.lua"
-PACED_SCRIPT_TAIL = "\nfunction delay() return {pace_ms} end\n"
+THINK_SCRIPT_TAIL = """
+math.randomseed(os.time())
+function delay()
+  return math.floor(-{think_ms} * math.log(1 - math.random()) + 0.5)
+end
+"""
 
 
 class LoadError(RuntimeError):
@@ -81,7 +89,7 @@ def _percentile(values: list[float], q: int) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[q - 1]
 
 
-def _write_inputs(request: Request, workdir: Path, pace_ms: int) -> tuple[Path, dict[str, str]]:
+def _write_inputs(request: Request, workdir: Path, think_ms: float) -> tuple[Path, dict[str, str]]:
     workdir.mkdir(parents=True, exist_ok=True)
     body = workdir / "body.json"
     body.write_bytes(request.body)
@@ -89,9 +97,9 @@ def _write_inputs(request: Request, workdir: Path, pace_ms: int) -> tuple[Path, 
     lines = {"Content-Type": "application/json", **request.headers}
     headers.write_text("".join(f"{k}: {v}\n" for k, v in lines.items()))
     script = SCRIPT
-    if pace_ms:
-        script = workdir / "paced.lua"
-        script.write_text(SCRIPT.read_text() + PACED_SCRIPT_TAIL.format(pace_ms=pace_ms))
+    if think_ms:
+        script = workdir / "think.lua"
+        script.write_text(SCRIPT.read_text() + THINK_SCRIPT_TAIL.format(think_ms=float(think_ms)))
     env = {
         **os.environ,
         "BENCH_WRK_BODY": str(body),
@@ -115,11 +123,11 @@ def _wrk_command(script: Path, clients: int, seconds: float, url: str) -> list[s
     ]
 
 
-def wrk(request: Request, clients: int, seconds: float, *, pace_ms: int = 0) -> WrkResult:
+def wrk(request: Request, clients: int, seconds: float, *, think_ms: float = 0) -> WrkResult:
     """Closed loop of ``clients`` connections for ``seconds``; see the module docstring."""
     with tempfile.TemporaryDirectory(prefix="gatehouse-wrk-") as tmp:
         workdir = Path(tmp)
-        script, env = _write_inputs(request, workdir, pace_ms)
+        script, env = _write_inputs(request, workdir, think_ms)
         command = _wrk_command(script, clients, seconds, request.url)
         done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
         report = workdir / "report.json"
