@@ -9,7 +9,8 @@ Timeouts are explicit and each attempt also has a total deadline: the whole exch
 a stream until the response headers arrive. ``connect`` bounds the TCP and TLS set-up,
 ``pool`` + ``connect`` the wait for a pooled connection plus that set-up, ``read`` every
 silence while reading. Redirects are never followed, no proxy or ``.netrc`` is read from the
-environment, and no client defaults (user agent, compression) are sent. Transport failures
+environment, no client defaults (user agent, compression) are sent, and no cookie is kept
+(the pooled session is shared by all callers). Transport failures
 become retryable :class:`~gateway.providers.base.UpstreamError`.
 """
 
@@ -128,6 +129,9 @@ class ClientPool:
                 timeout=self._aiohttp_timeout,
                 skip_auto_headers=_SKIPPED_DEFAULTS,
                 trust_env=False,
+                # one session serves every caller: a cookie an upstream sets for one
+                # caller's answer must not ride along on another caller's request
+                cookie_jar=aiohttp.DummyCookieJar(),
             )
             self._sessions[origin] = session
         return session

@@ -1,4 +1,5 @@
-"""The upstream client: redirects are never followed, no client defaults are sent."""
+"""The upstream client: redirects are never followed, no client defaults are sent, and no
+cookie an upstream sets is kept (one caller's cookie must never reach another's request)."""
 
 from __future__ import annotations
 
@@ -30,7 +31,13 @@ class Recorder:
         if scope["path"] == "/redirect":
             start = {"status": 307, "headers": [(b"location", b"/target")]}
         else:
-            start = {"status": 200, "headers": [(b"content-type", b"text/plain")]}
+            start = {
+                "status": 200,
+                "headers": [
+                    (b"content-type", b"text/plain"),
+                    (b"set-cookie", b"affinity=caller-a; Path=/"),
+                ],
+            }
         await send({"type": "http.response.start", **start})
         await send({"type": "http.response.body", "body": b"ok"})
 
@@ -68,3 +75,20 @@ async def test_only_the_adapters_headers_are_sent(recorder: tuple[Recorder, str]
     assert sent["authorization"] == "Bearer k"
     assert "user-agent" not in sent
     assert "accept-encoding" not in sent
+
+
+async def test_cookies_set_by_the_upstream_are_not_sent_back(
+    recorder: tuple[Recorder, str],
+) -> None:
+    app, url = recorder
+    url = url.replace("127.0.0.1", "localhost")  # a cookie jar keeps no cookie of an IP host
+    pool = ClientPool(Timeouts(), UpstreamPool())
+    try:
+        for _ in range(2):
+            request = UpstreamRequest("POST", f"{url}/v1/chat", {}, b"{}")
+            response = await exchange(pool, request, stream=False)
+            assert response.status == 200
+    finally:
+        await pool.aclose()
+    assert response.headers["set-cookie"].startswith("affinity=")
+    assert [headers.get("cookie") for _, headers in app.calls] == [None, None]
