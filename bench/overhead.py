@@ -7,8 +7,8 @@ In one run it starts, each in its own process on loopback:
 
 * the fake OpenAI upstream of :mod:`bench._fake_upstream`;
 * the gateway with one worker, built by ``create_app`` and served like ``python -m gateway``
-  (uvloop, httptools, no access log), once per ``--hooks`` variant, all with the
-  production-like config of :func:`bench.gateways.gatehouse_config`:
+  (``gateway.server.for_serving``, uvloop, httptools, no access log), once per ``--hooks``
+  variant, all with the production-like config of :func:`bench.gateways.gatehouse_config`:
 
   * ``none``: the core request path alone (API-key auth, parsing, routing, the adapter, the
     pooled upstream client), no governance hook;
@@ -70,12 +70,14 @@ def gateway_app() -> Any:
     from gateway.app import create_app
     from gateway.config import load_config
     from gateway.hooks import HOOK_FACTORIES
+    from gateway.server import for_serving
 
     factories = VARIANTS[os.environ[HOOKS_ENV]]
-    return create_app(
+    app = create_app(
         load_config(os.environ[CONFIG_ENV]),
         hook_factories=HOOK_FACTORIES if factories is None else factories,
     )
+    return for_serving(app)
 
 
 @dataclass(frozen=True)

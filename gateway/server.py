@@ -8,6 +8,7 @@ worker process builds its own app from the same config file.
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import os
 import sys
@@ -47,9 +48,23 @@ def build_parser(prog: str = "python -m gateway") -> argparse.ArgumentParser:
     return parser
 
 
+def for_serving(app: GatewayApp) -> GatewayApp:
+    """Settle this process's heap before it serves ``app``.
+
+    What exists now (modules, the config, compiled patterns and models, the hooks) lives as
+    long as the process. ``gc.freeze()`` moves it out of the cyclic collector's reach, so a
+    full collection walks only what requests allocate instead of the whole start-up heap
+    (such a walk stalled a loaded worker for hundreds of milliseconds; docs/benchmarks.md).
+    Frozen objects are still freed by reference counting.
+    """
+    gc.collect()
+    gc.freeze()
+    return app
+
+
 def app_from_environment() -> GatewayApp:
     """The app factory each worker calls when ``--workers`` > 1."""
-    return create_app(load_config(os.environ[CONFIG_ENV]))
+    return for_serving(create_app(load_config(os.environ[CONFIG_ENV])))
 
 
 def main(argv: Sequence[str] | None = None, *, prog: str = "python -m gateway") -> int:
@@ -62,7 +77,7 @@ def main(argv: Sequence[str] | None = None, *, prog: str = "python -m gateway") 
         return EXIT_CONFIG
     try:
         config = load_config(args.config)
-        app = create_app(config)  # validates secrets named by the config, once, here
+        app = for_serving(create_app(config))  # validates the config's secrets, once, here
     except ConfigError as exc:
         print(f"{prog}: {exc}", file=sys.stderr)
         return EXIT_CONFIG

@@ -60,3 +60,16 @@ def test_the_issue_yaml_builds_every_provider(tmp_path: Path) -> None:
         "chat-eu": ["openai", "azure_openai", "bedrock", "anthropic"],
         "embed-eu": ["openai"],
     }
+
+
+def test_serving_moves_the_start_up_heap_out_of_the_collectors_reach() -> None:
+    import gc
+
+    from gateway.server import for_serving
+
+    marker = object()
+    try:
+        assert for_serving(marker) is marker  # type: ignore[arg-type]
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
