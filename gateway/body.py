@@ -101,23 +101,20 @@ def _check_messages(messages: list[Any]) -> None:
     if not messages:
         raise bad_request("'messages' must hold at least one message", "messages")
     for i, message in enumerate(messages):
-        where = f"messages[{i}]"
         if not isinstance(message, dict):
-            raise _wrong(where, "an object", message)
+            raise _wrong(f"messages[{i}]", "an object", message)
         role = message.get("role")
         if not isinstance(role, str):
-            raise _wrong(f"{where}.role", "a string", role)
+            raise _wrong(f"messages[{i}].role", "a string", role)
         content = message.get("content")
         if content is None or isinstance(content, str):
             continue
         if not isinstance(content, list):
-            raise _wrong(f"{where}.content", "a string or an array of content parts", content)
+            raise _wrong(f"messages[{i}].content", "a string or an array of content parts", content)
         for j, part in enumerate(content):
             if not isinstance(part, dict) or not isinstance(part.get("type"), str):
-                raise bad_request(
-                    f"'{where}.content[{j}]' must be an object with a string 'type'",
-                    f"{where}.content[{j}]",
-                )
+                where = f"messages[{i}].content[{j}]"
+                raise bad_request(f"'{where}' must be an object with a string 'type'", where)
 
 
 def validate(op: Operation, body: JSON) -> None:
@@ -125,10 +122,11 @@ def validate(op: Operation, body: JSON) -> None:
     for name in _REQUIRED[op]:
         if body.get(name) is None:
             raise bad_request(f"'{name}' is required", name, code="missing_required_parameter")
-    for name, (types, expected) in _FIELDS[op].items():
-        value = body.get(name)
-        if value is not None and not _is(value, types):
-            raise _wrong(name, expected, value)
+    rules = _FIELDS[op]
+    for name, value in body.items():
+        rule = rules.get(name)
+        if rule is not None and value is not None and not _is(value, rule[0]):
+            raise _wrong(name, rule[1], value)
     if op == "chat":
         _check_messages(body["messages"])
     elif not body["input"]:
