@@ -199,7 +199,8 @@ class Services:
 
 
 def uvicorn_command(target: str, port: int, *extra: str) -> list[str]:
-    """``python -m uvicorn`` as the benchmarks serve Python apps: uvloop, httptools, no log."""
+    """``python -m uvicorn`` as the benchmarks serve Python apps, with the settings of
+    ``gateway.server``: uvloop, httptools, no access log, no proxy headers, no server header."""
     return [
         sys.executable,
         "-m",
@@ -215,6 +216,8 @@ def uvicorn_command(target: str, port: int, *extra: str) -> list[str]:
         "--http",
         "httptools",
         "--no-access-log",
+        "--no-proxy-headers",
+        "--no-server-header",
         "--log-level",
         "warning",
     ]
