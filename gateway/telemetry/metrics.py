@@ -32,11 +32,12 @@ metric                                     meaning
 
 from __future__ import annotations
 
+import functools
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
 from types import MappingProxyType
-from typing import Generic, TypeVar
+from typing import TypeVar
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
@@ -51,32 +52,26 @@ FINDINGS_KEY = "redaction.findings"
 CIRCUIT_STATES: Mapping[str, int] = MappingProxyType({"closed": 0, "half_open": 1, "open": 2})
 NONE = "none"
 _NUMBER = (Decimal, int, float)
+_MAPPINGS = (dict, Mapping)
+"""dict first: checking the Mapping ABC costs more than the dict it usually is"""
 OTHER = "other"
+_TOKEN_TYPES = (("input", "prompt_tokens"), ("output", "completion_tokens"))
 
 DURATION_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
 OVERHEAD_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0015, 0.0025, 0.005, 0.01, 0.025, 0.1)
 
 
+CACHED_CHILDREN = 4096
+"""children cached per family; label values are bounded by the config, so this bounds the
+cache's memory, not the series a family may hold"""
+
 Family = TypeVar("Family", Counter, Gauge, Histogram)
 
 
-class Labelled(Generic[Family]):
-    """A metric family whose labelled children are cached: label values are bounded, and
-    ``labels()`` costs several times the increment on the request path."""
-
-    __slots__ = ("_children", "family")
-    family: Family
-    _children: dict[tuple[str, ...], Family]
-
-    def __init__(self, family: Family) -> None:
-        self.family = family
-        self._children = {}
-
-    def __call__(self, *values: str) -> Family:
-        child = self._children.get(values)
-        if child is None:
-            child = self._children[values] = self.family.labels(*values)
-        return child
+def cached_children(family: Family) -> Callable[..., Family]:
+    """``family.labels``, with the children cached: ``labels()`` costs several times the
+    increment on the request path."""
+    return functools.lru_cache(CACHED_CHILDREN)(family.labels)
 
 
 def deployment_label(ctx: RequestContext) -> str:
@@ -95,7 +90,7 @@ class GatewayMetrics:
 
     def __init__(self, registry: CollectorRegistry, models: Iterable[str]) -> None:
         self._models = frozenset(models)
-        self.requests = Labelled(
+        self.requests = cached_children(
             Counter(
                 "gatehouse_requests",
                 "Requests by model alias, deployment, HTTP status and team",
@@ -103,7 +98,7 @@ class GatewayMetrics:
                 registry=registry,
             )
         )
-        self.duration = Labelled(
+        self.duration = cached_children(
             Histogram(
                 "gatehouse_request_duration_seconds",
                 "Request latency, arrival to the last byte",
@@ -112,7 +107,7 @@ class GatewayMetrics:
                 registry=registry,
             )
         )
-        self.overhead = Labelled(
+        self.overhead = cached_children(
             Histogram(
                 "gatehouse_gateway_overhead_seconds",
                 "Time spent in the gateway, excluding upstream waits and retry back-off "
@@ -122,7 +117,7 @@ class GatewayMetrics:
                 registry=registry,
             )
         )
-        self.tokens = Labelled(
+        self.tokens = cached_children(
             Counter(
                 "gatehouse_tokens",
                 "Tokens reported by the upstream",
@@ -130,7 +125,7 @@ class GatewayMetrics:
                 registry=registry,
             )
         )
-        self.cost = Labelled(
+        self.cost = cached_children(
             Counter(
                 "gatehouse_cost",
                 "Settled cost of requests, in the gateway's currency",
@@ -138,7 +133,7 @@ class GatewayMetrics:
                 registry=registry,
             )
         )
-        self.upstream_errors = Labelled(
+        self.upstream_errors = cached_children(
             Counter(
                 "gatehouse_upstream_errors",
                 "Failed upstream attempts by deployment and status",
@@ -146,7 +141,7 @@ class GatewayMetrics:
                 registry=registry,
             )
         )
-        self.circuit = Labelled(
+        self.circuit = cached_children(
             Gauge(
                 "gatehouse_circuit_state",
                 "Circuit breaker state per deployment: 0 closed, 1 half-open, 2 open",
@@ -154,7 +149,7 @@ class GatewayMetrics:
                 registry=registry,
             )
         )
-        self.redactions = Labelled(
+        self.redactions = cached_children(
             Counter(
                 "gatehouse_redactions",
                 "Entities redacted from prompts, by entity type",
@@ -162,7 +157,7 @@ class GatewayMetrics:
                 registry=registry,
             )
         )
-        self.rejections = Labelled(
+        self.rejections = cached_children(
             Counter(
                 "gatehouse_rejections",
                 "Requests refused by the gateway before any upstream attempt, by error code",
@@ -170,7 +165,7 @@ class GatewayMetrics:
                 registry=registry,
             )
         )
-        self.events = Labelled(
+        self.events = cached_children(
             Counter(
                 "gatehouse_events",
                 "Operational events published (budget thresholds, residency refusals, ...)",
@@ -192,27 +187,31 @@ class GatewayMetrics:
         model = self.model_label(ctx.model)
         deployment = deployment_label(ctx)
         team = (ctx.identity.team if ctx.identity is not None else None) or NONE
-        self.requests(model, deployment, str(status), team).inc()
+        # label values are passed as they are: labels() turns them into strings
+        self.requests(model, deployment, status, team).inc()
         self.duration(model, deployment).observe(time.perf_counter() - ctx.started)
         if not ctx.stream:
             self.overhead(model).observe(ctx.overhead_ms() / 1000.0)
-        usage = ctx.usage or {}
-        for kind, key in (("input", "prompt_tokens"), ("output", "completion_tokens")):
-            count = _int(usage.get(key))
-            if count:
-                self.tokens(model, deployment, team, kind).inc(count)
-        settled = ctx.state.get(USAGE_KEY)
-        cost = getattr(settled, "cost", None)
-        if isinstance(cost, _NUMBER) and cost > 0:
-            currency = str(getattr(settled, "currency", "") or NONE)
-            self.cost(model, deployment, team, currency).inc(float(cost))
+        usage = ctx.usage
+        if usage:
+            for kind, key in _TOKEN_TYPES:
+                count = _int(usage.get(key))
+                if count:
+                    self.tokens(model, deployment, team, kind).inc(count)
+        state = ctx.state
+        settled = state.get(USAGE_KEY)
+        if settled is not None:
+            cost = getattr(settled, "cost", None)
+            if isinstance(cost, _NUMBER) and cost > 0:
+                currency = str(getattr(settled, "currency", "") or NONE)
+                self.cost(model, deployment, team, currency).inc(float(cost))
         for attempt in ctx.attempts:
             if attempt.error is not None:
-                self.upstream_errors(attempt.deployment_id, str(attempt.status)).inc()
-        findings = ctx.state.get(FINDINGS_KEY)
-        if isinstance(findings, Mapping):
+                self.upstream_errors(attempt.deployment_id, attempt.status).inc()
+        findings = state.get(FINDINGS_KEY)
+        if findings and isinstance(findings, _MAPPINGS):
             for entity, count in findings.items():
                 if _int(count):
-                    self.redactions(str(entity)).inc(count)
+                    self.redactions(entity).inc(count)
         if error is not None and not ctx.attempts:
             self.rejections(error.code or NONE).inc()

@@ -3,24 +3,26 @@ it; the counters move with real requests; labels stay bounded."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import re
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
-from types import SimpleNamespace
+from types import MappingProxyType, SimpleNamespace
 from typing import Any
 
 import pytest
-from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client import CollectorRegistry, Counter, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from gateway.app import create_app
 from gateway.config import ConfigError, GatewayConfig
-from gateway.context import RequestContext
+from gateway.context import Identity, RequestContext
 from gateway.errors import GatewayError
 from gateway.hooks import Hook, HookServices
 from gateway.store import Store
 from gateway.telemetry.hook import build_telemetry_hook
+from gateway.telemetry.metrics import CACHED_CHILDREN, GatewayMetrics, cached_children
 from tests.gateway.conftest import (
     ADMIN_KEY,
     Gateway,
@@ -261,3 +263,50 @@ def test_published_events_are_counted(tmp_path: Path) -> None:
     services.events.publish("budget.threshold", {"threshold": 1.0})
     samples = parse(generate_latest(services.registry).decode())
     assert value(samples, "gatehouse_events_total", type="budget.threshold") == 2
+
+
+# -- the request path's caches ---------------------------------------------------------------
+
+
+def test_cached_children_are_the_families_own() -> None:
+    registry = CollectorRegistry()
+    family = Counter("cached", "test", ["model", "status"], registry=registry)
+    child = cached_children(family)
+    # values are passed as they come (a status is an int): labels() turns them into strings
+    assert child("chat-eu", 200) is family.labels("chat-eu", "200")
+    assert child("chat-eu", 200) is child("chat-eu", 200)
+    assert child.cache_info().maxsize == CACHED_CHILDREN  # type: ignore[attr-defined]
+
+
+def _exposition(record: Callable[[GatewayMetrics], None]) -> str:
+    registry = CollectorRegistry()
+    record(GatewayMetrics(registry, ["chat-eu"]))
+    # creation times and latency sums are the clock's; everything else must match
+    return re.sub(r"\n\S+_(created|sum)\{[^\n]*", "", generate_latest(registry).decode())
+
+
+def test_recording_is_identical_whatever_the_mapping_of_findings() -> None:
+    def record(findings: Mapping[str, int]) -> Callable[[GatewayMetrics], None]:
+        def recorder(metrics: GatewayMetrics) -> None:
+            ctx = RequestContext("POST", "/v1/chat/completions")
+            ctx.model, ctx.deployment_id, ctx.started = "chat-eu", "chat-eu#0", 0.0
+            ctx.identity = Identity(kind="api_key", subject="key-1", team="risk")
+            ctx.usage = {"prompt_tokens": 3, "completion_tokens": 0}
+            ctx.state["ledger.usage"] = SimpleNamespace(cost=Decimal("0.5"), currency="EUR")
+            ctx.state["redaction.findings"] = findings
+            metrics.record(ctx, 200, None)
+
+        return recorder
+
+    plain = _exposition(record({"email": 2, "iban": 0}))
+    assert plain == _exposition(record(MappingProxyType({"email": 2, "iban": 0})))
+    samples = parse(plain)
+    assert value(samples, "gatehouse_redactions_total", entity="email") == 2
+    assert ("gatehouse_redactions_total", frozenset({("entity", "iban")})) not in samples
+    ok = {"model": "chat-eu", "deployment": "chat-eu#0", "team": "risk"}
+    assert value(samples, "gatehouse_requests_total", status="200", **ok) == 1
+    assert value(samples, "gatehouse_tokens_total", type="input", **ok) == 3
+    # no child is made for a count of zero
+    assert value(samples, "gatehouse_tokens_total", type="output", **ok) == 0
+    assert 'type="output"' not in plain
+    assert value(samples, "gatehouse_cost_total", currency="EUR", **ok) == 0.5
