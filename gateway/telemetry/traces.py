@@ -168,12 +168,10 @@ def record_span(
 ) -> None:
     """Write the finished request's span (started at its arrival, ended now)."""
     name = " ".join(part for part in (ctx.op, ctx.model) if part) or "gatehouse request"
-    span = tracer.start_span(
-        name,
-        kind=SpanKind.CLIENT,
-        start_time=int(ctx.received_at * 1e9),
-        attributes=span_attributes(ctx, status),
-    )
+    span = tracer.start_span(name, kind=SpanKind.CLIENT, start_time=int(ctx.received_at * 1e9))
+    if not span.is_recording():
+        return  # sampled out: nothing of it is kept, so nothing is gathered
+    span.set_attributes(span_attributes(ctx, status))
     for attempt in ctx.attempts:
         event: dict[str, AttributeValue] = {
             "gatehouse.deployment.id": attempt.deployment_id,

@@ -23,10 +23,17 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind, StatusCode
 
 from gateway.config import ConfigError, GatewayConfig, parse_config
+from gateway.context import Identity, RequestContext
 from gateway.hooks import HookServices
 from gateway.store import Store
+from gateway.telemetry import traces
 from gateway.telemetry.hook import TelemetryHook, build_telemetry_hook
-from gateway.telemetry.traces import build_tracer_provider
+from gateway.telemetry.traces import (
+    TRACER_NAME,
+    build_tracer_provider,
+    record_span,
+    span_attributes,
+)
 from tests.gateway.conftest import (
     ADMIN_KEY,
     Gateway,
@@ -378,3 +385,47 @@ def test_traces_url_accepts_the_full_path() -> None:
     }
     url = parse_config(data).telemetry.traces_url()
     assert url == "https://otel.example.com/api/public/otel/v1/traces"
+
+
+# -- sampling ----------------------------------------------------------------------------
+
+
+def _finished_context() -> RequestContext:
+    ctx = RequestContext("POST", "/v1/chat/completions")
+    ctx.op, ctx.model, ctx.status = "chat", "chat-eu", 200
+    ctx.identity = Identity(kind="api_key", subject="key-1", team="risk", cost_center="cc-1")
+    ctx.body = {"max_tokens": 5, "temperature": 0.5}
+    ctx.usage = {"prompt_tokens": 3, "completion_tokens": 4}
+    return ctx
+
+
+def test_a_sampled_span_carries_every_attribute(tmp_path: Path) -> None:
+    config = _config(tmp_path, "http://127.0.0.1:9/v1")
+    exporter = InMemorySpanExporter()
+    provider = build_tracer_provider(config.telemetry, {}, exporter)
+    assert provider is not None
+    ctx = _finished_context()
+    record_span(provider.get_tracer(TRACER_NAME), ctx, 200, None)
+    assert provider.force_flush(5_000)
+    (span,) = exporter.get_finished_spans()
+    assert span.attributes is not None
+    assert list(span.attributes.items()) == list(span_attributes(ctx, 200).items())
+    provider.shutdown()
+
+
+def test_a_sampled_out_request_gathers_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = _config(tmp_path, "http://127.0.0.1:9/v1", telemetry={"sample_ratio": 0.0})
+    exporter = InMemorySpanExporter()
+    provider = build_tracer_provider(config.telemetry, {}, exporter)
+    assert provider is not None
+
+    def gathered(*args: Any) -> None:
+        raise AssertionError("attributes gathered for a span nobody keeps")
+
+    monkeypatch.setattr(traces, "span_attributes", gathered)
+    record_span(provider.get_tracer(TRACER_NAME), _finished_context(), 200, None)
+    assert provider.force_flush(5_000)
+    assert exporter.get_finished_spans() == ()
+    provider.shutdown()
