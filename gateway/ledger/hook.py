@@ -24,6 +24,7 @@ has a ``budgets`` section (a :class:`BudgetsConfig`).
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from typing import Any
 
@@ -110,6 +111,8 @@ class LedgerHook(Hook):
         self.engine = engine
         self.durable = durable
         self._prices = prices
+        self._served_price = functools.lru_cache(maxsize=256)(Price.from_config)
+        """the price of a serving deployment, converted once per distinct config price"""
         self._redis = redis
         self._expiry: asyncio.Task[None] | None = None
 
@@ -179,7 +182,7 @@ class LedgerHook(Hook):
 
     async def _settle(self, ctx: RequestContext, reservation: Reservation, usage: Usage) -> None:
         if ctx.deployment is not None:
-            price = Price.from_config(ctx.deployment.price)
+            price = self._served_price(ctx.deployment.price)
         else:
             price = self._prices[ctx.model or ""]
         settlement = await self.engine.settle(

@@ -67,6 +67,8 @@ from gateway.limits.store import FailOpenMeter, StoreUnavailable
 _log = logging.getLogger("gatehouse.ledger")
 COUNTER_RETENTION = timedelta(days=7)
 """How long a counter outlives its period (late settlements, status pages)."""
+MAX_CACHED_PERIODS = 65_536
+"""Budgets whose current period the engine keeps built; past that it starts afresh."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +91,20 @@ class Hold:
     @property
     def counter(self) -> str:
         return self.budget.counter(self.period_start)
+
+
+@dataclass(frozen=True, slots=True)
+class _Period:
+    """One budget in one period, with its counter as each store operation needs it.
+
+    Built once per budget and period (see :meth:`BudgetEngine._period`), not per request.
+    """
+
+    hold: Hold
+    plain: CounterSpec
+    """reserve and release: the limit and expiry"""
+    levelled: CounterSpec
+    """settle: also the threshold levels to report"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,6 +183,8 @@ class BudgetEngine:
         self._on_threshold = on_threshold
         self._on_usage = on_usage
         self._ttl = timedelta(seconds=config.reservation_ttl_seconds)
+        self._refused_flag = _flag(1.0) if 1.0 in config.thresholds else None
+        self._periods: dict[Budget, _Period] = {}
         self._meter = FailOpenMeter(
             "gatehouse_budget_fail_open",
             "Requests served without a budget reservation because the store was unreachable",
@@ -189,14 +207,42 @@ class BudgetEngine:
 
     def holds_for(self, subject: Subject, at: datetime) -> tuple[Hold, ...]:
         """The budgets that apply to ``subject``, in the periods containing ``at``."""
+        return tuple(p.hold for p in self._periods_for(subject, at))
+
+    def _periods_for(self, subject: Subject, at: datetime) -> list[_Period]:
         if not self._config.enabled:
-            return ()
+            return []
         found = self._budgets.budgets_for(subject.key_id, subject.team, subject.cost_center)
-        holds = []
-        for budget in found:
-            start = period_start(budget.period, at)
-            holds.append(Hold(budget, start, period_end(budget.period, start)))
-        return tuple(holds)
+        return [self._period(budget, at) for budget in found]
+
+    def _period(self, budget: Budget, at: datetime) -> _Period:
+        """``budget`` in the period containing ``at``: built once, then reused until it ends.
+
+        Keyed by the budget's value, so a budget whose amount changes gets new counter specs.
+        """
+        cached = self._periods.get(budget)
+        if cached is not None and cached.hold.period_start <= at < cached.hold.resets_at:
+            return cached
+        start = period_start(budget.period, at)
+        hold = Hold(budget, start, period_end(budget.period, start))
+        if len(self._periods) >= MAX_CACHED_PERIODS:
+            self._periods.clear()
+        built = _Period(
+            hold, self._spec(hold, with_levels=False), self._spec(hold, with_levels=True)
+        )
+        self._periods[budget] = built
+        return built
+
+    def _specs(self, holds: tuple[Hold, ...], *, with_levels: bool) -> list[CounterSpec]:
+        """The counter specs of a reservation's holds (built already, unless evicted)."""
+        specs = []
+        for hold in holds:
+            cached = self._periods.get(hold.budget)
+            if cached is None or cached.hold is not hold:
+                specs.append(self._spec(hold, with_levels=with_levels))
+            else:
+                specs.append(cached.levelled if with_levels else cached.plain)
+        return specs
 
     async def reserve(
         self,
@@ -216,7 +262,8 @@ class BudgetEngine:
         """
         now = self.now()
         amount = worst_case_cost(price, prompt_tokens, max_output_tokens)
-        holds = self.holds_for(subject, now)
+        periods = self._periods_for(subject, now)
+        holds = tuple(p.hold for p in periods)
         reservation = Reservation(
             request_id,
             subject,
@@ -229,12 +276,11 @@ class BudgetEngine:
         )
         if not holds:
             return reservation
-        specs = [self._spec(h, with_levels=False) for h in holds]
-        full = _flag(1.0) if 1.0 in self._config.thresholds else None
+        full = self._refused_flag
         try:
             refusal = await self._store.reserve(
                 request_id,
-                specs,
+                [p.plain for p in periods],
                 to_micros(amount),
                 expires_at=reservation.expires_at.timestamp(),
                 refused_flag=full,
@@ -332,7 +378,7 @@ class BudgetEngine:
         if not reservation.holds:
             self._emit_usage(event)
             return Settlement(applied=True, event=event)
-        specs = [self._spec(h, with_levels=True) for h in reservation.holds]
+        specs = self._specs(reservation.holds, with_levels=True)
         unreserved = (now + self._ttl).timestamp() if reservation.failed_open else None
         try:
             outcome = await self._store.settle(
@@ -375,7 +421,7 @@ class BudgetEngine:
         """
         if not reservation.holds or reservation.failed_open:
             return False
-        specs = [self._spec(h, with_levels=False) for h in reservation.holds]
+        specs = self._specs(reservation.holds, with_levels=False)
         try:
             outcome = await self._store.settle(reservation.request_id, specs, 0)
         except StoreUnavailable as exc:

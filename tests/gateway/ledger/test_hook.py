@@ -12,10 +12,17 @@ from typing import Any, cast
 import openai
 import pytest
 
+from gateway.context import Identity, RequestContext
 from gateway.hooks import HookServices
 from gateway.ledger import BudgetsConfig, Subject
 from gateway.ledger.errors import RESET_HEADER
-from gateway.ledger.hook import LedgerHook, build_ledger_hook, route_prices
+from gateway.ledger.hook import (
+    RESERVATION_KEY,
+    USAGE_KEY,
+    LedgerHook,
+    build_ledger_hook,
+    route_prices,
+)
 from gateway.ledger.memory_store import MemoryReservationStore
 from gateway.ledger.reservations import BudgetEngine, BudgetStatus
 from tests.gateway.conftest import (
@@ -141,3 +148,34 @@ def test_factory_builds_an_engine_in_the_gateway_currency() -> None:
 def test_factory_names_the_missing_redis_url() -> None:
     with pytest.raises(ValueError, match="GATEHOUSE_REDIS_URL"):
         build_ledger_hook(services(budgets=BudgetsConfig(backend="redis")))
+
+
+async def test_each_request_settles_at_the_price_of_the_deployment_that_served_it(
+    tmp_path: Path,
+) -> None:
+    cheap = {"input_per_mtok": 1_000_000, "output_per_mtok": 1_000_000}
+    config = gateway_config(
+        sqlite_store(tmp_path),
+        {
+            "chat-eu": [
+                openai_deployment("http://127.0.0.1:9/v1", price=PRICE),
+                openai_deployment("http://127.0.0.1:9/v1", price=cheap),
+            ]
+        },
+    )
+    budgets = BudgetsConfig.model_validate({"teams": {"payments": {"amount": 1000}}})
+    hook = LedgerHook(BudgetEngine(budgets, MemoryReservationStore()), route_prices(config))
+    served = []
+    for index in (0, 1, 0, 1):
+        ctx = RequestContext("POST", "/v1/chat/completions")
+        ctx.identity = Identity(kind="api_key", subject="k", team="payments")
+        ctx.model, ctx.body = "chat-eu", {"messages": HELLO, "max_tokens": 10}
+        await hook.on_admitted(ctx)
+        # reserved at the dearer deployment's price: 3 prompt + 10 output tokens
+        assert ctx.state[RESERVATION_KEY].amount == 3 + 2 * 10
+        ctx.deployment_id = f"chat-eu#{index}"
+        ctx.deployment = config.models[0].deployments[index]
+        ctx.usage = {"prompt_tokens": 2, "completion_tokens": 3}
+        await hook.on_complete(ctx)
+        served.append(ctx.state[USAGE_KEY].cost)
+    assert served == [Decimal(8), Decimal(5), Decimal(8), Decimal(5)]
