@@ -22,7 +22,8 @@ backend derives remaining counts and reset times from the TATs the script return
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Literal
 
 Dimension = Literal["requests", "tokens"]
@@ -35,7 +36,10 @@ SLACK_US = 1.0
 
 @dataclass(frozen=True, slots=True)
 class Quota:
-    """One limit of one subject: e.g. team ``risk`` may spend 100 000 tokens per minute."""
+    """One limit of one subject: e.g. team ``risk`` may spend 100 000 tokens per minute.
+
+    ``storage_key``, ``interval_us`` and ``tolerance_us`` are derived once, at construction.
+    """
 
     scope: Scope
     subject: str
@@ -43,25 +47,21 @@ class Quota:
     limit: int
     burst: int
     period_seconds: float = 60.0
+    storage_key: str = field(init=False, repr=False, compare=False)
+    """The name of this quota's state, unique per scope, subject and dimension."""
+    interval_us: float = field(init=False, repr=False, compare=False)
+    """Microseconds one unit moves the TAT."""
+    tolerance_us: float = field(init=False, repr=False, compare=False)
+    """How far ahead of now the TAT may run: the bucket's capacity, in time."""
 
     def __post_init__(self) -> None:
         if self.limit < 1 or self.burst < 1 or self.period_seconds <= 0:
             raise ValueError(f"invalid quota {self!r}: limit, burst and period must be > 0")
-
-    @property
-    def storage_key(self) -> str:
-        """The name of this quota's state, unique per scope, subject and dimension."""
-        return f"{self.scope}:{self.subject}:{self.dimension}"
-
-    @property
-    def interval_us(self) -> float:
-        """Microseconds one unit moves the TAT."""
-        return self.period_seconds * MICROS / self.limit
-
-    @property
-    def tolerance_us(self) -> float:
-        """How far ahead of now the TAT may run: the bucket's capacity, in time."""
-        return self.burst * self.interval_us
+        interval = self.period_seconds * MICROS / self.limit
+        # frozen: the derived fields are set the way dataclasses document for __post_init__
+        object.__setattr__(self, "storage_key", f"{self.scope}:{self.subject}:{self.dimension}")
+        object.__setattr__(self, "interval_us", interval)
+        object.__setattr__(self, "tolerance_us", self.burst * interval)
 
     def describe(self) -> str:
         """Human wording, e.g. ``key 'k1' allows 60 requests per minute``."""
@@ -96,16 +96,20 @@ def _base(tat: float | None, now: float) -> float:
     return now if tat is None or tat < now else tat
 
 
-def evaluate(charge: Charge, tat: float | None, now: float, *, commit: bool) -> QuotaState:
-    """Decide one charge against a stored TAT (None: never used) at ``now`` (µs).
+def _charged(charge: Charge, base: float) -> float:
+    """The TAT after ``charge`` is added to a bucket whose TAT is ``base`` (never before now)."""
+    return base + charge.cost * charge.quota.interval_us
 
-    ``commit`` says whether the whole request is admitted: only then do ``remaining`` and
-    ``reset_after`` include this request's cost.
-    """
+
+def _fits(charge: Charge, new_tat: float, now: float) -> bool:
+    return new_tat - now <= charge.quota.tolerance_us + SLACK_US
+
+
+def _state(
+    charge: Charge, base: float, new_tat: float, allowed: bool, now: float, commit: bool
+) -> QuotaState:
+    """:func:`evaluate`, from the base and new TAT and the verdict already computed."""
     quota = charge.quota
-    base = _base(tat, now)
-    new_tat = base + charge.cost * quota.interval_us
-    allowed = fits(charge, tat, now)
     after = new_tat if commit else base
     remaining = math.floor((quota.tolerance_us - (after - now) + SLACK_US) / quota.interval_us)
     retry_after: float | None
@@ -116,19 +120,29 @@ def evaluate(charge: Charge, tat: float | None, now: float, *, commit: bool) -> 
     else:
         retry_after = (new_tat - now - quota.tolerance_us) / MICROS
     return QuotaState(
-        quota=quota,
-        cost=charge.cost,
-        allowed=allowed,
-        remaining=max(0, min(quota.burst, remaining)),
-        reset_after=max(0.0, after - now) / MICROS,
-        retry_after=retry_after,
+        quota,
+        charge.cost,
+        allowed,
+        max(0, min(quota.burst, remaining)),
+        max(0.0, after - now) / MICROS,
+        retry_after,
     )
+
+
+def evaluate(charge: Charge, tat: float | None, now: float, *, commit: bool) -> QuotaState:
+    """Decide one charge against a stored TAT (None: never used) at ``now`` (µs).
+
+    ``commit`` says whether the whole request is admitted: only then do ``remaining`` and
+    ``reset_after`` include this request's cost.
+    """
+    base = _base(tat, now)
+    new_tat = _charged(charge, base)
+    return _state(charge, base, new_tat, _fits(charge, new_tat, now), now, commit)
 
 
 def fits(charge: Charge, tat: float | None, now: float) -> bool:
     """Whether ``charge`` fits the bucket whose TAT is ``tat`` at ``now`` (µs)."""
-    new_tat = _base(tat, now) + charge.cost * charge.quota.interval_us
-    return new_tat - now <= charge.quota.tolerance_us + SLACK_US
+    return _fits(charge, _charged(charge, _base(tat, now)), now)
 
 
 def adjusted(charge: Charge, tat: float | None, now: float) -> float:
@@ -136,7 +150,12 @@ def adjusted(charge: Charge, tat: float | None, now: float) -> float:
 
     A refund never makes the bucket fuller than full: the TAT never goes below ``now``.
     """
-    return max(now, _base(tat, now) + charge.cost * charge.quota.interval_us)
+    return max(now, _charged(charge, _base(tat, now)))
+
+
+def _tightness(state: QuotaState) -> tuple[int, float]:
+    """Orders states tightest first: least remaining, then longest reset."""
+    return state.remaining, -state.reset_after
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,10 +175,20 @@ class RateDecision:
 
     def binding(self, dimension: Dimension) -> QuotaState | None:
         """The tightest quota of a dimension: least remaining, then longest reset."""
-        candidates = [s for s in self.states if s.quota.dimension == dimension]
-        if not candidates:
-            return None
-        return min(candidates, key=lambda s: (s.remaining, -s.reset_after))
+        return self.tightest().get(dimension)
+
+    def tightest(self) -> dict[Dimension, QuotaState]:
+        """The binding quota of every dimension that has one, in one pass over the states.
+
+        Ties go to the first state, as with ``min``.
+        """
+        found: dict[Dimension, QuotaState] = {}
+        for state in self.states:
+            dimension = state.quota.dimension
+            best = found.get(dimension)
+            if best is None or _tightness(state) < _tightness(best):
+                found[dimension] = state
+        return found
 
     def refusing(self) -> tuple[QuotaState, ...]:
         """The quotas that refused the request."""
@@ -167,8 +196,8 @@ class RateDecision:
 
 
 def decide(
-    charges: list[Charge],
-    tats: list[float | None],
+    charges: Sequence[Charge],
+    tats: Sequence[float | None],
     now: float,
     *,
     admitted: bool | None = None,
@@ -177,10 +206,15 @@ def decide(
 
     ``admitted`` passes a verdict already reached atomically elsewhere (the Redis script,
     which runs this same arithmetic); otherwise it is computed here. Returns the decision
-    and, for an admitted request, the TATs to store.
+    and, for an admitted request, the TATs to store (those :func:`adjusted` gives).
     """
-    pairs = list(zip(charges, tats, strict=True))
+    # per charge, computed once: (charge, base, TAT after the charge, whether it fits)
+    steps: list[tuple[Charge, float, float, bool]] = []
+    for charge, tat in zip(charges, tats, strict=True):
+        base = _base(tat, now)
+        new_tat = _charged(charge, base)
+        steps.append((charge, base, new_tat, _fits(charge, new_tat, now)))
     if admitted is None:
-        admitted = all(fits(c, t, now) for c, t in pairs)
-    states = tuple(evaluate(c, t, now, commit=admitted) for c, t in pairs)
-    return RateDecision(admitted, states), [adjusted(c, t, now) for c, t in pairs]
+        admitted = all(ok for _, _, _, ok in steps)
+    states = tuple([_state(c, base, after, ok, now, admitted) for c, base, after, ok in steps])
+    return RateDecision(admitted, states), [max(now, after) for _, _, after, _ in steps]

@@ -16,7 +16,15 @@ import math
 
 from gateway.limits.gcra import Dimension, RateDecision
 
-_DIMENSIONS: tuple[Dimension, ...] = ("requests", "tokens")
+_NAMES: dict[Dimension, tuple[str, str, str]] = {
+    dimension: (
+        f"x-ratelimit-limit-{dimension}",
+        f"x-ratelimit-remaining-{dimension}",
+        f"x-ratelimit-reset-{dimension}",
+    )
+    for dimension in ("requests", "tokens")
+}
+"""the limit, remaining and reset header names of each dimension, in the order sent"""
 
 
 def format_duration(seconds: float) -> str:
@@ -39,15 +47,17 @@ def format_duration(seconds: float) -> str:
 def rate_limit_headers(decision: RateDecision) -> dict[str, str]:
     """``x-ratelimit-*`` headers for any answer; plus ``retry-after`` when refused."""
     headers: dict[str, str] = {}
-    for dimension in _DIMENSIONS:
-        state = decision.binding(dimension)
+    tightest = decision.tightest()
+    for dimension, (limit, remaining, reset) in _NAMES.items():
+        state = tightest.get(dimension)
         if state is None:
             continue
-        headers[f"x-ratelimit-limit-{dimension}"] = str(state.quota.limit)
-        headers[f"x-ratelimit-remaining-{dimension}"] = str(state.remaining)
-        headers[f"x-ratelimit-reset-{dimension}"] = format_duration(state.reset_after)
-    wait = decision.retry_after
-    if not decision.allowed and wait is not None:
-        headers["retry-after"] = str(max(1, math.ceil(wait)))
-        headers["retry-after-ms"] = str(max(1, math.ceil(wait * 1000)))
+        headers[limit] = str(state.quota.limit)
+        headers[remaining] = str(state.remaining)
+        headers[reset] = format_duration(state.reset_after)
+    if not decision.allowed:
+        wait = decision.retry_after
+        if wait is not None:
+            headers["retry-after"] = str(max(1, math.ceil(wait)))
+            headers["retry-after-ms"] = str(max(1, math.ceil(wait * 1000)))
     return headers

@@ -9,6 +9,7 @@ can never overrun it on optimistic guesses.
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 from dataclasses import dataclass
@@ -26,6 +27,10 @@ from gateway.limits.redis_backend import RedisBackend
 from gateway.limits.store import FailOpenMeter, StoreUnavailable
 
 _log = logging.getLogger("gatehouse.limits")
+
+QUOTA_CACHE_SIZE = 4096
+"""(key, team, overrides) combinations whose quotas are kept built; the least recently used
+is dropped first"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +65,8 @@ class RateLimiter:
             logger=_log,
             registry=registry,
         )
+        # the quotas of a (key, team, overrides) combination never change: built once each
+        self._unit_charges = functools.lru_cache(maxsize=QUOTA_CACHE_SIZE)(self._build_charges)
 
     def quotas(
         self,
@@ -70,12 +77,22 @@ class RateLimiter:
         team_limit: RateLimit | None = None,
     ) -> list[Quota]:
         """Every quota that applies; ``key_limit``/``team_limit`` override the config's."""
-        found = self._quotas("key", key_id, key_limit or self._config.for_key(key_id))
-        if team is not None:
-            found += self._quotas("team", team, team_limit or self._config.for_team(team))
-        return found
+        return [c.quota for c in self._unit_charges(key_id, team, key_limit, team_limit)]
 
-    def _quotas(self, scope: Scope, subject: str, limit: RateLimit) -> list[Quota]:
+    def _build_charges(
+        self,
+        key_id: str,
+        team: str | None,
+        key_limit: RateLimit | None,
+        team_limit: RateLimit | None,
+    ) -> tuple[Charge, ...]:
+        """One unit of every quota that applies (key before team, requests before tokens)."""
+        found = self._subject_quotas("key", key_id, key_limit or self._config.for_key(key_id))
+        if team is not None:
+            found += self._subject_quotas("team", team, team_limit or self._config.for_team(team))
+        return tuple(Charge(q, 1) for q in found)
+
+    def _subject_quotas(self, scope: Scope, subject: str, limit: RateLimit) -> list[Quota]:
         dims: list[tuple[Dimension, int | None]] = [("requests", limit.rpm), ("tokens", limit.tpm)]
         return [
             Quota(scope, subject, dim, value, self._burst(value))
@@ -105,10 +122,11 @@ class RateLimiter:
             raise ValueError(f"tokens must be >= 0, got {tokens}")
         if not self._config.enabled:
             return Admission(None)
-        quotas = self.quotas(key_id, team, key_limit=key_limit, team_limit=team_limit)
-        if not quotas:
+        units = self._unit_charges(key_id, team, key_limit, team_limit)
+        if not units:
             return Admission(None)
-        charges = [Charge(q, 1 if q.dimension == "requests" else tokens) for q in quotas]
+        # one request per requests quota (the cached unit), the token estimate per tokens quota
+        charges = [c if c.quota.dimension == "requests" else Charge(c.quota, tokens) for c in units]
         try:
             decision = await self._backend.acquire(charges)
         except StoreUnavailable as exc:

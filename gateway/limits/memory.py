@@ -29,7 +29,7 @@ class MemoryBackend:
     async def acquire(self, charges: Sequence[Charge]) -> RateDecision:
         now = self._now()
         keys = [c.quota.storage_key for c in charges]
-        decision, new_tats = decide(list(charges), [self._tats.get(k) for k in keys], now)
+        decision, new_tats = decide(charges, [self._tats.get(k) for k in keys], now)
         if decision.allowed:
             self._tats.update(zip(keys, new_tats, strict=True))
             self._maybe_prune(now)

@@ -120,7 +120,7 @@ class RedisBackend:
         )
         admitted, now, *stored = reply
         tats = [float(s) if s else None for s in stored]
-        decision, _ = decide(list(charges), tats, float(now), admitted=bool(admitted))
+        decision, _ = decide(charges, tats, float(now), admitted=bool(admitted))
         return decision
 
     async def adjust(self, charges: Sequence[Charge]) -> None:

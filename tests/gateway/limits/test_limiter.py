@@ -7,10 +7,12 @@ import pytest
 from gateway.limits import (
     LimitsConfig,
     MemoryBackend,
+    Quota,
     RateLimit,
     RateLimiter,
     RateLimitExceeded,
 )
+from gateway.limits import limiter as limiter_module
 from gateway.limits.backend import LimiterBackend
 from tests.gateway.limits.redis_support import FakeClock
 
@@ -159,3 +161,56 @@ async def test_memory_backend_forgets_refilled_buckets(clock: FakeClock) -> None
         await rl.admit(f"new{i}", None, 0)
     assert len(backend) < 4000
     await rl.admit("k0", None, 0)  # a forgotten key starts from a full bucket
+
+
+def test_quotas_are_built_once_per_key_team_and_overrides(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(limiter_module, "QUOTA_CACHE_SIZE", 2)
+    rl = RateLimiter(
+        LimitsConfig(
+            default_key=RateLimit(rpm=60, tpm=1000),
+            default_team=RateLimit(tpm=5000),
+            burst_seconds=30,
+        ),
+        MemoryBackend(),
+    )
+    first = rl.quotas("k1", "risk")
+    assert first == [
+        Quota("key", "k1", "requests", 60, 30),
+        Quota("key", "k1", "tokens", 1000, 500),
+        Quota("team", "risk", "tokens", 5000, 2500),
+    ]
+    again = rl.quotas("k1", "risk")
+    assert all(a is b for a, b in zip(first, again, strict=True))  # the same objects
+    overridden = rl.quotas("k1", "risk", key_limit=RateLimit(rpm=2))
+    assert overridden == [
+        Quota("key", "k1", "requests", 2, 1),
+        Quota("team", "risk", "tokens", 5000, 2500),
+    ]
+    assert rl.quotas("k1", None) == first[:2]
+    # the cache is bounded: the least recently used combination is rebuilt, equal
+    rebuilt = rl.quotas("k1", "risk")
+    assert rebuilt == first
+    assert rebuilt[0] is not first[0]
+
+
+async def test_an_admission_charges_one_request_and_the_estimate_in_quota_order(
+    clock: FakeClock,
+) -> None:
+    rl = RateLimiter(
+        LimitsConfig(default_key=RateLimit(rpm=60, tpm=1000), default_team=RateLimit(rpm=9)),
+        MemoryBackend(clock),
+    )
+    for tokens in (7, 0, 11):
+        admission = await rl.admit("k1", "risk", tokens)
+        assert admission.decision is not None
+        states = admission.decision.states
+        assert [(s.quota.storage_key, s.cost) for s in states] == [
+            ("key:k1:requests", 1),
+            ("key:k1:tokens", tokens),
+            ("team:risk:requests", 1),
+        ]
+        assert [(c.quota.storage_key, c.cost) for c in admission.token_charges] == [
+            ("key:k1:tokens", tokens)
+        ]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -15,7 +16,10 @@ from prometheus_client import CollectorRegistry
 from redis.asyncio import Redis
 
 from gateway.limits import (
+    Admission,
     LimitsConfig,
+    MemoryBackend,
+    RateLimit,
     RateLimiter,
     RateLimiterUnavailable,
     RateLimitExceeded,
@@ -34,12 +38,13 @@ def config(prefix: str, **extra: Any) -> LimitsConfig:
 
 
 @pytest.mark.services
-async def test_one_round_trip_checks_all_four_quotas(
+async def test_one_round_trip_checks_all_four_quotas_and_one_corrects_usage(
     redis_prefix: tuple[Redis, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     client, prefix = redis_prefix
     rl = create_rate_limiter(config(prefix), redis=client)
-    await rl.admit("warm-up", "warm-up", 1)  # loads the script once
+    # loads both scripts once
+    await rl.record_usage(await rl.admit("warm-up", "warm-up", 1), 0)
     sent: list[tuple[Any, ...]] = []
     original: Callable[..., Awaitable[Any]] = client.execute_command
 
@@ -52,6 +57,10 @@ async def test_one_round_trip_checks_all_four_quotas(
     assert [a[0] for a in sent] == ["EVALSHA"]
     assert admission.decision is not None
     assert len(admission.decision.states) == 4
+    # the usage correction of both token quotas is one round trip too
+    sent.clear()
+    await rl.record_usage(admission, 40)
+    assert [a[0] for a in sent] == ["EVALSHA"]
 
 
 @pytest.mark.services
@@ -141,3 +150,52 @@ async def test_a_hung_store_is_bounded_by_the_timeout(
     with pytest.raises(RateLimiterUnavailable, match=r"no answer within 0\.05s"):
         await rl.admit("k1", None, 0)
     assert time.monotonic() - started < 1.0
+
+
+async def trace(rl: RateLimiter, clock: FakeClock, seed: int) -> list[Any]:
+    """Everything a random mix of admissions, refusals and corrections answers."""
+    rnd = random.Random(seed)
+    out: list[Any] = []
+    admitted: list[Admission] = []
+    for _ in range(300):
+        step = rnd.random()
+        if step < 0.2:
+            clock.advance(rnd.choice([0.001, 0.5, 1.0, 3.3, 10.0, 61.0]))
+        elif step < 0.35 and admitted:
+            used = rnd.choice([0, 1, 100, 500, 2000])
+            await rl.record_usage(admitted.pop(rnd.randrange(len(admitted))), used)
+        else:
+            key, team = rnd.choice(["k1", "k2", "vip"]), rnd.choice([None, "t1", "t2"])
+            tokens = rnd.choice([0, 1, 50, 700, 1500, 5000])
+            key_limit = RateLimit(rpm=3, tpm=300) if rnd.random() < 0.1 else None
+            try:
+                admission = await rl.admit(key, team, tokens, key_limit=key_limit)
+            except RateLimitExceeded as err:
+                out.append((err.status, err.type, err.message, err.headers, err.decision))
+            else:
+                admitted.append(admission)
+                out.append((admission.headers(), admission.decision, admission.token_charges))
+    return out
+
+
+@pytest.mark.services
+@pytest.mark.parametrize("seed", range(3))
+async def test_memory_and_redis_answer_identically(
+    redis_prefix: tuple[Redis, str], seed: int
+) -> None:
+    client, prefix = redis_prefix
+    cfg = LimitsConfig.model_validate(
+        {
+            "default_key": {"rpm": 7, "tpm": 777},
+            "keys": {"vip": {"rpm": 2}},
+            "default_team": {"rpm": 9, "tpm": 3333},
+            "teams": {"t2": {"tpm": 50}},
+            "burst_seconds": 13.7,
+        }
+    )
+    memory_clock, redis_clock = FakeClock(), FakeClock()
+    memory = RateLimiter(cfg, MemoryBackend(memory_clock))
+    shared = RateLimiter(cfg, RedisBackend(client, prefix=prefix, clock=redis_clock))
+    expected = await trace(memory, memory_clock, seed)
+    assert any(len(answer) == 5 for answer in expected)  # some refusals
+    assert await trace(shared, redis_clock, seed) == expected
