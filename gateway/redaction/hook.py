@@ -23,7 +23,7 @@ from gateway.hooks import Hook, HookServices
 from gateway.providers.base import JSON
 from gateway.redaction.engine import Redactor
 from gateway.redaction.errors import RedactionUnavailable
-from gateway.redaction.payload import map_request, map_response
+from gateway.redaction.payload import map_request_texts, map_response
 from gateway.redaction.session import RequestRedaction
 from gateway.redaction.stream import ChunkRedactor
 
@@ -57,7 +57,7 @@ class RedactionHook(Hook):
         session = self._open(ctx)
         if not session.active or ctx.body is None:
             return
-        ctx.body = map_request(ctx.op or "chat", ctx.body, session.scan)
+        ctx.body = map_request_texts(ctx.op or "chat", ctx.body, session.scan_all)
         session.enforce("request")
 
     def _answering(self, ctx: RequestContext) -> RequestRedaction | None:

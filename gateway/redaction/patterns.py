@@ -19,12 +19,12 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from stdnum import iban
 from stdnum.es import nie
 from stdnum.fr import nir
 from stdnum.it import codicefiscale
 
 from gateway.redaction import entities as E
+from gateway.redaction import iban
 
 NUMERIC = "NUMERIC"
 """The pseudo-entity of the numeric rule; :mod:`numeric` names what it found."""
@@ -68,10 +68,6 @@ class Rule:
 
 def _rx(pattern: bytes) -> re.Pattern[bytes]:
     return re.compile(pattern)
-
-
-def _iban(value: str) -> bool:
-    return iban.is_valid(value)
 
 
 def _bearer(value: str) -> bool:
@@ -149,7 +145,7 @@ RULES: tuple[Rule, ...] = (
         E.IBAN_CODE,
         (rb"\b[A-Z]{2}[0-9]{2}[ ]?[A-Z0-9]{4}",),
         _rx(rb"[A-Z]{2}[0-9]{2}(?:[ ]?[A-Z0-9]{4}){2,7}(?:[ ]?[A-Z0-9]{1,3})?\b"),
-        validate=_iban,
+        validate=iban.is_valid,
     ),
     Rule(
         E.IT_FISCAL_CODE,

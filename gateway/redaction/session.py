@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Literal
 
 from gateway.redaction.base import Detector, Finding
@@ -42,7 +42,7 @@ class RequestRedaction:
         self._fail_open = fail_open
         self._on_fail_open = on_fail_open
         self._vault = Vault()
-        self._pending: Counter[str] = Counter()
+        self._pending: dict[str, int] = {}
 
     @property
     def active(self) -> bool:
@@ -71,9 +71,11 @@ class RequestRedaction:
         """``text`` with ``found`` replaced according to the mode (block: counted, kept)."""
         if not found:
             return text
-        self.findings.update(f.entity for f in found)
+        for f in found:
+            self.findings[f.entity] += 1
         if self.mode == "block":
-            self._pending.update(f.entity for f in found)
+            for f in found:
+                self._pending[f.entity] = self._pending.get(f.entity, 0) + 1
             return text
         parts: list[str] = []
         last = 0
@@ -92,10 +94,25 @@ class RequestRedaction:
     def scan(self, text: str, side: Side = "request") -> str:
         return self.apply(text, self.detect(text), side)
 
+    def scan_all(self, texts: Sequence[str], side: Side = "request") -> list[str]:
+        """:meth:`scan` of each text, in order, with one detector call for all of them when
+        the detector takes several texts at once (``detect_all``, as the built-in one does).
+        Should that call fail, the texts are scanned one by one, so that the failure is
+        handled where it happens, as :meth:`scan` handles it."""
+        detect_all = getattr(self._detector, "detect_all", None)
+        if detect_all is not None and self.active and not self.failed_open:
+            try:
+                found: list[list[Finding]] | None = detect_all(texts)
+            except Exception:
+                found = None
+            if found is not None:
+                return [self.apply(t, f, side) for t, f in zip(texts, found, strict=True)]
+        return [self.scan(text, side) for text in texts]
+
     def enforce(self, side: Side = "request") -> None:
         """In ``block`` mode, refuse if anything was found (400 pii_detected)."""
         if self._pending:
-            counts, self._pending = self._pending, Counter()
+            counts, self._pending = self._pending, {}
             raise PIIDetected(counts, where=side)
 
     def restore(self, text: str) -> str:

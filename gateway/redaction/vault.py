@@ -9,7 +9,6 @@ never logged, persisted or shared between requests.
 from __future__ import annotations
 
 import re
-from collections import Counter
 
 PLACEHOLDER = re.compile(r"<([A-Z][A-Z_]*_[0-9]+)>")
 MAX_PLACEHOLDER = 40
@@ -20,7 +19,7 @@ class Vault:
     __slots__ = ("_numbers", "_placeholders", "_restorable")
 
     def __init__(self) -> None:
-        self._numbers: Counter[str] = Counter()
+        self._numbers: dict[str, int] = {}
         self._placeholders: dict[tuple[str, str], str] = {}
         self._restorable: dict[str, str] = {}
 
@@ -29,8 +28,8 @@ class Vault:
         key = (entity, value)
         name = self._placeholders.get(key)
         if name is None:
-            self._numbers[entity] += 1
-            name = f"{entity}_{self._numbers[entity]}"
+            number = self._numbers[entity] = self._numbers.get(entity, 0) + 1
+            name = f"{entity}_{number}"
             self._placeholders[key] = name
         if restorable:
             self._restorable[name] = value

@@ -1,0 +1,357 @@
+"""All the texts of a request are detected in one pass: the same results as text by text.
+
+The per-text path (``scan`` / ``detect`` / ``Scanner.scan`` / ``stdnum.iban.is_valid``) is
+the reference; the batched path must agree with it exactly, on a randomised corpus whose
+values sit at the start and the end of texts and are cut across two texts.
+"""
+
+from __future__ import annotations
+
+import copy
+import random
+import string
+from typing import Any
+
+import pytest
+from prometheus_client import CollectorRegistry
+from stdnum import iban as stdnum_iban
+from stdnum import numdb
+
+from gateway.context import Identity, RequestContext
+from gateway.redaction import entities as E
+from gateway.redaction import iban
+from gateway.redaction.base import Finding
+from gateway.redaction.builtin import BuiltinDetector
+from gateway.redaction.config import Mode, RedactionConfig
+from gateway.redaction.engine import Redactor
+from gateway.redaction.errors import PIIDetected, RedactionUnavailable
+from gateway.redaction.hook import FINDINGS_KEY, RedactionHook
+from gateway.redaction.payload import map_request, map_request_texts
+from gateway.redaction.scanner import HyperscanScanner, ReScanner, make_scanner
+from gateway.redaction.session import RequestRedaction
+from tests.gateway.redaction.test_detector import FALSE_POSITIVES, TRUE_POSITIVES
+
+DETECTORS = {
+    "hyperscan": BuiltinDetector(prefer_hyperscan=True),
+    "re": BuiltinDetector(prefer_hyperscan=False),
+}
+FILLER = ["", " ", "\n", "ok", "Grüße 🙂", "the invoice", "—", "x", "1", "@", "-"]
+
+
+def _fragment(rng: random.Random) -> str:
+    kind = rng.random()
+    if kind < 0.4:
+        _, value, template = rng.choice(TRUE_POSITIVES)
+        return value if rng.random() < 0.5 else template.format(value)  # alone: at both ends
+    if kind < 0.6:
+        return rng.choice(FALSE_POSITIVES)[1]
+    return rng.choice(FILLER)
+
+
+def corpus(seed: int) -> list[list[str]]:
+    """Requests of 0 to 8 texts; some values are cut in two across neighbouring texts."""
+    rng = random.Random(seed)
+    requests: list[list[str]] = []
+    for _ in range(60):
+        texts = [
+            "".join(_fragment(rng) for _ in range(rng.randint(0, 3)))
+            for _ in range(rng.randint(0, 8))
+        ]
+        for i in range(len(texts) - 1):
+            if rng.random() < 0.3 and texts[i]:
+                cut = rng.randint(0, len(texts[i]))
+                texts[i], texts[i + 1] = texts[i][:cut], texts[i][cut:] + texts[i + 1]
+        requests.append(texts)
+    return requests
+
+
+# ----------------------------------------------------------------------------- scanner
+
+
+@pytest.mark.parametrize("engine", ["hyperscan", "re"])
+@pytest.mark.parametrize("seed", range(4))
+def test_scan_all_finds_the_hits_of_each_text_alone(engine: str, seed: int) -> None:
+    scanner = DETECTORS[engine]._scanner
+    assert scanner is not None and scanner.engine == engine
+    for texts in corpus(seed):
+        datas = [t.encode() for t in texts]
+        assert scanner.scan_all(datas) == [scanner.scan(d) for d in datas]
+
+
+def test_the_real_triggers_never_need_the_text_by_text_fallback(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    scanner = BuiltinDetector()._scanner
+    assert isinstance(scanner, HyperscanScanner)
+
+    def fallback(data: bytes) -> list[Any]:
+        raise AssertionError("a trigger matched across two texts")
+
+    monkeypatch.setattr(scanner, "scan", fallback)
+    for seed in range(4):
+        for texts in corpus(seed):
+            scanner.scan_all([t.encode() for t in texts])
+
+
+def test_a_trigger_match_across_texts_falls_back_to_one_scan_per_text() -> None:
+    """A trigger that can match the separator would report the leftmost start, in the
+    previous text, and hide the hit that starts in the next one."""
+    triggers = [[rb"x[^0-9]{0,5}y"], [rb"\bz"]]
+    texts = [b"x", b"xy", b"", b"z", b"az"]
+    expected = [[], [(0, 0, 2)], [], [(1, 0, 1)], []]
+    for scanner in (make_scanner(triggers), ReScanner(triggers)):
+        assert scanner.scan_all(texts) == [scanner.scan(t) for t in texts] == expected
+
+
+def test_values_at_the_edges_of_texts_are_found_and_never_joined() -> None:
+    detector = DETECTORS["hyperscan"]
+    texts = ["ada@example.com", "4111 1111", "1111 1111", "mail ada@", "example.com", "BSN"]
+    texts += ["111222333", "DE89 3704 0044 0532 0130 00"]
+    found = detector.detect_all(texts)
+    assert found == [detector.detect(t) for t in texts]
+    assert [[(f.entity, f.start, f.end) for f in each] for each in found] == [
+        [(E.EMAIL_ADDRESS, 0, 15)],
+        [],
+        [],
+        [],
+        [],
+        [],
+        [],
+        [(E.IBAN_CODE, 0, 27)],
+    ]
+
+
+# ----------------------------------------------------------------------------- detector
+
+
+@pytest.mark.parametrize("engine", ["hyperscan", "re"])
+@pytest.mark.parametrize("seed", range(4))
+def test_detect_all_equals_detect_of_each_text(engine: str, seed: int) -> None:
+    detector = DETECTORS[engine]
+    for texts in corpus(seed):
+        assert detector.detect_all(texts) == [detector.detect(t) for t in texts]
+
+
+def test_detect_all_with_no_rule_enabled() -> None:
+    detector = BuiltinDetector([])
+    assert detector.detect_all(["ada@example.com", ""]) == [[], []]
+
+
+# ----------------------------------------------------------------------------- IBAN
+
+
+def _random_iban(rng: random.Random, country: str, bban_format: str) -> str:
+    alphabet = {"n": string.digits, "a": string.ascii_uppercase}
+    bban = ""
+    for length, kind in stdnum_iban._struct_re.findall(bban_format):
+        chars = alphabet.get(kind, string.digits + string.ascii_uppercase)
+        bban += "".join(rng.choice(chars) for _ in range(int(length)))
+    return country + stdnum_iban.calc_check_digits(country + "00" + bban) + bban
+
+
+def _variants(rng: random.Random, number: str) -> list[str]:
+    spaced = " ".join(number[i : i + 4] for i in range(0, len(number), 4))
+    position = rng.randrange(len(number))
+    changed = number[:position] + rng.choice(string.digits + "AZ") + number[position + 1 :]
+    return [
+        number,
+        spaced,
+        number[:2] + f"{(int(number[2:4]) + 1) % 100:02d}" + number[4:],  # wrong check
+        changed,
+        number[:-1],
+        number + "7",
+        number[:4] + number[4:].lower(),
+        "ZZ" + number[2:],
+    ]
+
+
+def test_the_iban_check_agrees_with_stdnum_for_every_registry_country() -> None:
+    rng = random.Random(13616)
+    countries = [(p[1], p[3].get("bban", "")) for p in numdb.get("iban").prefixes]
+    assert len(countries) > 80
+    checked = valid = 0
+    for country, bban_format in countries:
+        for _ in range(12):
+            for value in _variants(rng, _random_iban(rng, country, bban_format)):
+                assert iban.is_valid(value) == stdnum_iban.is_valid(value), value
+                checked += 1
+                valid += iban.is_valid(value)
+    assert valid > len(countries)  # both answers occur for most countries
+    for value in ("", "N", "NL", "NL91", "1", "BE68 5390 0754 7034", "NL91ABNA0417164300"):
+        assert iban.is_valid(value) == stdnum_iban.is_valid(value), value
+    assert checked > 5000
+
+
+# ----------------------------------------------------------------------------- payload
+
+
+def _chat(rng: random.Random, texts: list[str]) -> dict[str, Any]:
+    """A chat body placing ``texts`` in every kind of field the redactor scans."""
+    image = {"type": "image_url", "image_url": {"url": "https://example.com/a.png"}}
+    messages: list[Any] = []
+    pending = list(texts)
+    while pending:
+        shape = rng.randrange(5)
+        if shape == 0:
+            messages.append({"role": "user", "content": pending.pop(0)})
+        elif shape == 1:
+            parts: list[Any] = [{"type": "text", "text": pending.pop(0)}, image]
+            if pending:
+                parts.append({"type": "refusal", "refusal": pending.pop(0)})
+            messages.append({"role": "user", "content": parts})
+        elif shape == 2:
+            call = {"id": "c", "type": "function", "function": {"name": "f", "arguments": "{}"}}
+            call["function"]["arguments"] = pending.pop(0)
+            messages.append({"role": "assistant", "content": None, "tool_calls": [call, "odd"]})
+        elif shape == 3:
+            function = {"name": "f", "arguments": pending.pop(0)}
+            messages.append({"role": "assistant", "content": "", "function_call": function})
+        else:
+            messages.append({"role": "assistant", "refusal": pending.pop(0), "content": None})
+    return {
+        "model": "chat",
+        "temperature": 0.1,
+        "tools": [{"type": "function"}],
+        "messages": messages,
+    }
+
+
+def _redactor(mode: Mode = "redact", **config: Any) -> Redactor:
+    return Redactor(
+        RedactionConfig(mode=mode, **config),
+        registry=CollectorRegistry(),
+        detector=DETECTORS["hyperscan"],
+    )
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_map_request_texts_equals_map_request_text_by_text(seed: int) -> None:
+    rng = random.Random(seed)
+    for texts in corpus(seed):
+        for op, body in (
+            ("chat", _chat(rng, texts)),
+            ("embeddings", {"model": "e", "input": [*texts, [1, 2]]}),
+        ):
+            before = copy.deepcopy(body)
+            one_by_one, batched = _redactor().session(), _redactor().session()
+            expected = map_request(op, body, one_by_one.scan)
+            out = map_request_texts(op, body, batched.scan_all)
+            assert out == expected and body == before
+            assert batched.findings == one_by_one.findings
+            if out == body:
+                assert out is body  # nothing found: nothing copied
+
+
+def test_only_the_containers_of_changed_texts_are_copied() -> None:
+    body = {
+        "model": "chat",
+        "messages": [
+            {"role": "system", "content": "plain"},
+            {"role": "user", "content": [{"type": "text", "text": "mail ada@example.com"}]},
+            {"role": "user", "content": "also plain"},
+        ],
+    }
+    out = map_request_texts("chat", body, _redactor().session().scan_all)
+    assert out is not body and out["messages"] is not body["messages"]
+    assert out["messages"][0] is body["messages"][0]
+    assert out["messages"][2] is body["messages"][2]
+    assert out["messages"][1]["content"][0]["text"] == "mail <EMAIL_ADDRESS_1>"
+    assert body["messages"][1]["content"][0]["text"] == "mail ada@example.com"
+    assert map_request("chat", body, lambda text: text) is body
+
+
+# ----------------------------------------------------------------------------- session
+
+
+@pytest.mark.parametrize("mode", ["redact", "mask", "block", "off"])
+@pytest.mark.parametrize("reversible", [False, True])
+def test_scan_all_equals_scan_of_each_text_in_every_mode(mode: Mode, reversible: bool) -> None:
+    for texts in corpus(7):
+        one_by_one = _redactor(mode, reversible=reversible).session()
+        batched = _redactor(mode, reversible=reversible).session()
+        expected = [one_by_one.scan(t) for t in texts]
+        assert batched.scan_all(texts) == expected
+        assert batched.findings == one_by_one.findings
+        assert batched.restore(" ".join(expected)) == one_by_one.restore(" ".join(expected))
+        if mode == "block" and batched.findings:
+            with pytest.raises(PIIDetected) as batched_error:
+                batched.enforce()
+            with pytest.raises(PIIDetected) as expected_error:
+                one_by_one.enforce()
+            assert batched_error.value.counts == expected_error.value.counts
+
+
+class FailsOnSecondText:
+    """``detect_all`` fails; ``detect`` fails on the second text it is given."""
+
+    def __init__(self) -> None:
+        self.detect_calls = 0
+
+    def detect_all(self, texts: list[str]) -> list[list[Finding]]:
+        raise RuntimeError(f"crashed on {texts!r}")
+
+    def detect(self, text: str) -> list[Finding]:
+        self.detect_calls += 1
+        if self.detect_calls == 2:
+            raise RuntimeError(f"crashed on {text!r}")
+        return DETECTORS["re"].detect(text)
+
+
+def test_a_failing_batch_is_handled_text_by_text_like_scan() -> None:
+    texts = ["mail ada@example.com", "mail bob@example.org", "mail cy@example.net"]
+    registry = CollectorRegistry()
+    detector = FailsOnSecondText()
+    config = RedactionConfig(fail_open=True)
+    session = Redactor(config, registry=registry, detector=detector).session()
+    # fail open: the first text is redacted, the one that failed and the rest pass
+    assert session.scan_all(texts) == ["mail <EMAIL_ADDRESS_1>", texts[1], texts[2]]
+    assert session.failed_open and detector.detect_calls == 2
+    assert registry.get_sample_value("gatehouse_redaction_fail_open_total") == 1
+    assert session.findings == {E.EMAIL_ADDRESS: 1}
+    # fail closed: refused, as scan refuses
+    closed = Redactor(RedactionConfig(), registry=CollectorRegistry(), detector=FailsOnSecondText())
+    with pytest.raises(RedactionUnavailable) as caught:
+        closed.session().scan_all(texts)
+    assert "ada@" not in caught.value.message
+
+
+def test_a_detector_without_detect_all_is_called_text_by_text() -> None:
+    seen: list[str] = []
+
+    class OneByOne:
+        def detect(self, text: str) -> list[Finding]:
+            seen.append(text)
+            return DETECTORS["re"].detect(text)
+
+    session = RequestRedaction(OneByOne(), "redact")
+    assert session.scan_all(["a@example.com", "", "b"]) == ["<EMAIL_ADDRESS_1>", "", "b"]
+    assert seen == ["a@example.com", "b"]  # empty texts are not sent, as with scan
+
+
+# ----------------------------------------------------------------------------- hook
+
+
+async def test_the_hook_rewrites_a_request_as_the_text_by_text_path_does() -> None:
+    values = ("maria.jansen@example.nl", "NL91 ABNA 0417 1643 00")
+    body = {
+        "model": "chat",
+        "messages": [
+            {"role": "system", "content": "You are the assistant of a bank."},
+            {"role": "user", "content": f"My account is {values[1]}, write to {values[0]}"},
+            {"role": "assistant", "content": "Noted."},
+        ],
+        "temperature": 0.2,
+    }
+    redactor = _redactor()
+    hook = RedactionHook(redactor)
+    ctx = RequestContext(method="POST", path="/v1/chat/completions", op="chat")
+    ctx.identity = Identity(kind="api_key", subject="k1", team="t")
+    ctx.body = copy.deepcopy(body)
+    await hook.transform_request(ctx)
+    reference = redactor.session()
+    assert ctx.body == map_request("chat", body, reference.scan)
+    assert ctx.state[FINDINGS_KEY] == reference.findings == {E.EMAIL_ADDRESS: 1, E.IBAN_CODE: 1}
+    assert not any(value in str(ctx.body) for value in values)
+    assert ctx.body["messages"][0] is not body["messages"][0]  # deepcopy: ctx's own
+    untouched = ctx.body["messages"][2]
+    assert untouched == {"role": "assistant", "content": "Noted."}
