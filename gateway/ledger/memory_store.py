@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from gateway.ledger.store import (
+    APPLIED,
+    NOT_APPLIED,
     CounterSpec,
     CounterState,
     Crossing,
@@ -30,7 +32,7 @@ class _Counter:
 @dataclass(slots=True)
 class _Reservation:
     amount: int
-    counters: tuple[str, ...]
+    counters: tuple[CounterSpec, ...]
     state: Literal["held", "expired", "settled"]
     until: float
     """held: when it expires; expired/settled: when the tombstone is dropped"""
@@ -74,8 +76,7 @@ class MemoryReservationStore:
                 return Refusal(index, spent, reserved, first)
         for spec in counters:
             self._counter(spec.counter, spec.expires_at).reserved += amount
-        names = tuple(s.counter for s in counters)
-        self._reservations[request_id] = _Reservation(amount, names, "held", expires_at)
+        self._reservations[request_id] = _Reservation(amount, tuple(counters), "held", expires_at)
         return None
 
     async def settle(
@@ -88,7 +89,7 @@ class MemoryReservationStore:
     ) -> SettleOutcome:
         held = self._reservations.get(request_id)
         if (held is None and unreserved_until is None) or (held and held.state == "settled"):
-            return SettleOutcome(applied=False)
+            return NOT_APPLIED
         crossings: list[Crossing] = []
         for index, spec in enumerate(counters):
             c = self._counter(spec.counter, spec.expires_at)
@@ -103,14 +104,14 @@ class MemoryReservationStore:
             self._reservations[request_id] = _Reservation(0, (), "settled", unreserved_until)
         else:
             del self._reservations[request_id]
-        return SettleOutcome(True, tuple(crossings))
+        return SettleOutcome(True, tuple(crossings)) if crossings else APPLIED
 
     async def expire(self, now: float, *, tombstone_until: float) -> int:
         expired = 0
         for request_id, r in list(self._reservations.items()):
             if r.state == "held" and r.until <= now:
-                for name in r.counters:
-                    c = self._counters.get(name)
+                for spec in r.counters:
+                    c = self._counters.get(spec.counter)
                     if c is not None:
                         c.reserved = max(0, c.reserved - r.amount)
                 r.state, r.until = "expired", tombstone_until

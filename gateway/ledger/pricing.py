@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+from decimal import Decimal
 from typing import Any, Protocol
 
 MICROS_PER_UNIT = 1_000_000
@@ -121,9 +121,9 @@ class Usage:
         """From an OpenAI ``usage`` object (``prompt_tokens_details.cached_tokens``)."""
         details = usage.get("prompt_tokens_details") or {}
         return cls(
-            input_tokens=int(usage.get("prompt_tokens") or 0),
-            output_tokens=int(usage.get("completion_tokens") or 0),
-            cached_input_tokens=int(details.get("cached_tokens") or 0),
+            int(usage.get("prompt_tokens") or 0),
+            int(usage.get("completion_tokens") or 0),
+            int(details.get("cached_tokens") or 0),
         )
 
     @property
@@ -149,12 +149,12 @@ def worst_case_cost(price: Price, prompt_tokens: int, max_output_tokens: int) ->
 
 def to_micros(amount: Decimal) -> int:
     """Micro-units, rounded up: what a counter charges for ``amount``."""
-    return int((amount / _MICRO).to_integral_value(rounding=ROUND_CEILING))
+    return math.ceil(amount * MICROS_PER_UNIT)
 
 
 def budget_micros(amount: Decimal) -> int:
     """Micro-units, rounded down: what a counter allows for a budget of ``amount``."""
-    micros = int((amount / _MICRO).to_integral_value(rounding=ROUND_FLOOR))
+    micros = math.floor(amount * MICROS_PER_UNIT)
     if micros >= MAX_MICROS:
         raise ValueError(f"amount {amount} exceeds the largest budget a counter holds")
     return micros

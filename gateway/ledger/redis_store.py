@@ -23,6 +23,8 @@ from typing import Any
 from redis.asyncio import Redis
 
 from gateway.ledger.store import (
+    APPLIED,
+    NOT_APPLIED,
     CounterSpec,
     CounterState,
     Crossing,
@@ -233,7 +235,9 @@ class RedisReservationStore:
         keys = [self._rkey(request_id), self._expiry, *(self._ckey(s.counter) for s in counters)]
         reply = await self._call("budget settlement", self._settle(keys=keys, args=args))
         if reply[0] == 0:
-            return SettleOutcome(applied=False)
+            return NOT_APPLIED
+        if len(reply) == 1:
+            return APPLIED
         flat = [int(v) for v in reply[1:]]
         crossings = tuple(
             Crossing(flat[i] - 1, flat[i + 1] - 1, flat[i + 2]) for i in range(0, len(flat), 3)

@@ -61,6 +61,12 @@ class SettleOutcome:
     crossings: tuple[Crossing, ...] = ()
 
 
+APPLIED = SettleOutcome(applied=True)
+"""a settlement counted, crossing no threshold"""
+NOT_APPLIED = SettleOutcome(applied=False)
+"""nothing to settle (already settled, released, or never reserved)"""
+
+
 @dataclass(frozen=True, slots=True)
 class CounterState:
     spent: int

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
+import random
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
 import pytest
 
 from gateway.config import Price as ConfigPrice
 from gateway.ledger.pricing import (
+    MAX_MICROS,
     Price,
     Usage,
     budget_micros,
@@ -100,3 +102,14 @@ def test_usage_reads_openai_shape() -> None:
     assert usage == Usage(120, 30, 100)
     assert usage.total_tokens == 150
     assert Usage.from_openai({"prompt_tokens": 7}) == Usage(7, 0, 0)
+
+
+def test_micro_unit_conversions_match_exact_decimal_division() -> None:
+    rng = random.Random(7)
+    micro = Decimal("0.000001")
+    for _ in range(5000):
+        amount = Decimal(rng.randrange(10 ** rng.randrange(1, 20))).scaleb(-rng.randrange(0, 16))
+        quotient = amount / micro
+        assert to_micros(amount) == int(quotient.to_integral_value(rounding=ROUND_CEILING))
+        if quotient < MAX_MICROS:
+            assert budget_micros(amount) == int(quotient.to_integral_value(rounding=ROUND_FLOOR))
