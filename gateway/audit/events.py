@@ -3,7 +3,9 @@
 Events are frozen pydantic models. :func:`event_payload` turns one into the plain JSON
 object that is hashed and stored; times are UTC in RFC 3339 with milliseconds
 (``2025-01-31T09:15:02.123Z``) and money is a decimal string, so the canonical bytes are
-reproducible in any language.
+reproducible in any language. The request path, which writes one event per request, uses
+:func:`request_payload`: the same object, assembled without building the model when every
+value is already plain and valid.
 
 Nothing here ever holds a secret or a personal value: redaction findings are entity types and
 counts only (a key that is not an upper-case entity name is rejected, so a value cannot be
@@ -14,7 +16,9 @@ appear only in :class:`StoredContent`, which the gateway fills for teams listed 
 
 from __future__ import annotations
 
+import math
 import re
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
@@ -32,7 +36,10 @@ from pydantic import (
     model_validator,
 )
 
-EntityName = Annotated[str, StringConstraints(pattern=r"^[A-Z][A-Z0-9_]{0,63}$")]
+ENTITY_NAME_PATTERN = r"^[A-Z][A-Z0-9_]{0,63}$"
+CURRENCY_PATTERN = r"^[A-Z]{3}$"
+EntityName = Annotated[str, StringConstraints(pattern=ENTITY_NAME_PATTERN)]
+Currency = Annotated[str, StringConstraints(pattern=CURRENCY_PATTERN)]
 ActionName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")]
 DetailValue = str | int | float | bool | None
 
@@ -47,9 +54,12 @@ def utc_now() -> datetime:
 
 
 def rfc3339_ms(value: datetime) -> str:
-    """``value`` in UTC as RFC 3339 with exactly three fractional digits and ``Z``."""
-    utc = value.astimezone(UTC)
-    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+    """``value`` in UTC as RFC 3339 with exactly three fractional digits and ``Z``.
+
+    The milliseconds are truncated, not rounded (``isoformat`` drops the last three digits of
+    the microseconds); a UTC ``isoformat`` always ends in ``+00:00``, which becomes ``Z``.
+    """
+    return value.astimezone(UTC).isoformat(timespec="milliseconds")[:-6] + "Z"
 
 
 class _Model(BaseModel):
@@ -116,7 +126,7 @@ class RequestEvent(_Event):
     )
     tokens: Tokens = Tokens()
     cost: Decimal | None = Field(None, ge=0, description="null until the ledger prices it")
-    currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")] | None = None
+    currency: Currency | None = None
     status: int = Field(ge=100, le=599)
     error_code: str | None = None
     latency_ms: float = Field(ge=0)
@@ -159,3 +169,129 @@ AuditEvent = Annotated[RequestEvent | AdminEvent, Field(discriminator="type")]
 def event_payload(event: RequestEvent | AdminEvent) -> dict[str, Any]:
     """The JSON object that is chained and stored for ``event``."""
     return event.model_dump(mode="json")
+
+
+# --- the request path's payload, without the model -------------------------------------------
+
+_ENTITY_NAME = re.compile(ENTITY_NAME_PATTERN)
+_CURRENCY = re.compile(CURRENCY_PATTERN)
+_REQUEST_FIELDS = frozenset(RequestEvent.model_fields) - {"type"}
+_PRINCIPAL_FIELDS = frozenset(Principal.model_fields)
+_DEPLOYMENT_FIELDS = frozenset(DeploymentRef.model_fields)
+_RESIDENCY_FIELDS = frozenset(Residency.model_fields)
+_TOKENS_FIELDS = frozenset(Tokens.model_fields)
+_DECISIONS = frozenset({"allowed", "refused"})
+
+
+class _NotPlain(Exception):
+    """A value the model would coerce or refuse: :class:`RequestEvent` decides."""
+
+
+def _require(condition: bool) -> None:
+    if not condition:
+        raise _NotPlain
+
+
+# Each check is one rule of the models above, made strict: a value passes only if it is
+# exactly of its JSON type (no subclass, no bool for int) and the model would keep it as is.
+
+
+def _text(value: object) -> str | None:
+    if value is None or type(value) is str:
+        return value
+    raise _NotPlain
+
+
+def _name(value: object) -> str:
+    if type(value) is str and value != "":
+        return value
+    raise _NotPlain
+
+
+def _count(value: object) -> int:
+    if type(value) is int and value >= 0:
+        return value
+    raise _NotPlain
+
+
+def _record(
+    value: object, fields: frozenset[str], check: Callable[[object], Any]
+) -> dict[str, Any]:
+    if type(value) is not dict or value.keys() != fields:
+        raise _NotPlain
+    return {name: check(item) for name, item in value.items()}
+
+
+def _residency(value: object) -> dict[str, Any]:
+    residency = _record(value, _RESIDENCY_FIELDS, _text)
+    _require(residency["decision"] in _DECISIONS)
+    return residency
+
+
+def _findings(value: object) -> dict[str, int]:
+    if type(value) is not dict:
+        raise _NotPlain
+    for name in value:
+        _require(type(name) is str and _ENTITY_NAME.fullmatch(name) is not None)
+    return {name: _count(count) for name, count in value.items()}
+
+
+def _currency(value: object) -> str | None:
+    if value is None or (type(value) is str and _CURRENCY.fullmatch(value) is not None):
+        return value
+    raise _NotPlain
+
+
+def _cost(value: Any, currency: str | None) -> str | None:
+    if value is None:
+        return None
+    _require(type(value) is Decimal and value.is_finite() and value >= 0 and currency is not None)
+    return str(value)
+
+
+def _request_payload(fields: Mapping[str, Any]) -> dict[str, Any]:
+    """The payload of ``RequestEvent(**fields)`` built directly; raises :class:`_NotPlain`
+    when a value is not plainly valid (stored content always goes through the model)."""
+    _require(fields.keys() == _REQUEST_FIELDS and fields["content"] is None)
+    when, deployment, residency = fields["time"], fields["deployment"], fields["residency"]
+    status, latency = fields["status"], fields["latency_ms"]
+    _require(type(when) is datetime and when.utcoffset() is not None)
+    _require(type(status) is int and 100 <= status <= 599)
+    _require(type(latency) is float and math.isfinite(latency) and latency >= 0)
+    currency = _currency(fields["currency"])
+    return {
+        "time": rfc3339_ms(when),
+        "type": "request",
+        "request_id": _name(fields["request_id"]),
+        "principal": _record(fields["principal"], _PRINCIPAL_FIELDS, _text),
+        "model": _text(fields["model"]),
+        "operation": _text(fields["operation"]),
+        "deployment": None
+        if deployment is None
+        else _record(deployment, _DEPLOYMENT_FIELDS, _name),
+        "residency": None if residency is None else _residency(residency),
+        "redaction": _findings(fields["redaction"]),
+        "tokens": _record(fields["tokens"], _TOKENS_FIELDS, _count),
+        "cost": _cost(fields["cost"], currency),
+        "currency": currency,
+        "status": status,
+        "error_code": _text(fields["error_code"]),
+        "latency_ms": latency,
+        "content": None,
+    }
+
+
+def request_payload(fields: Mapping[str, Any]) -> dict[str, Any]:
+    """``event_payload(RequestEvent(**fields))``, built without the model when it can be.
+
+    ``fields`` names every field of :class:`RequestEvent` but ``type``, with the nested parts
+    as plain dicts (``principal={"key_id": ..., "subject": ..., "team": ..., "cost_center":
+    ...}``). When each value is already of its JSON type and within the model's rules (the
+    request path's case) the payload is assembled directly; anything else (a value the model
+    would coerce or refuse, stored content) goes through the model, which coerces it or
+    raises its ``ValidationError`` exactly as it always did.
+    """
+    try:
+        return _request_payload(fields)
+    except _NotPlain:
+        return event_payload(RequestEvent(**fields))

@@ -31,19 +31,17 @@ import time
 from collections.abc import Mapping
 from dataclasses import asdict
 from datetime import UTC, datetime
+from typing import Any
 
 from pydantic import JsonValue
 
 from gateway.audit.config import AuditConfig, default_audit_dir
 from gateway.audit.events import (
     AdminEvent,
-    DeploymentRef,
     DetailValue,
     Principal,
     RequestEvent,
-    Residency,
-    StoredContent,
-    Tokens,
+    request_payload,
 )
 from gateway.audit.shipper import ShipFailure
 from gateway.audit.trail import AuditTrail
@@ -61,36 +59,76 @@ _COMPLETION = "audit.completion"
 _STREAMED = "audit.streamed"
 
 
-def principal(identity: Identity | None) -> Principal:
+def principal(identity: Identity | None) -> dict[str, str | None]:
+    """The ``principal`` of :class:`~gateway.audit.events.RequestEvent` as a plain dict."""
     if identity is None:
-        return Principal()
+        return {"key_id": None, "subject": None, "team": None, "cost_center": None}
     is_key = identity.kind == "api_key"
-    return Principal(
-        key_id=identity.subject if is_key else None,
-        subject=None if is_key else identity.subject,
-        team=identity.team,
-        cost_center=identity.cost_center,
-    )
+    return {
+        "key_id": identity.subject if is_key else None,
+        "subject": None if is_key else identity.subject,
+        "team": identity.team,
+        "cost_center": identity.cost_center,
+    }
 
 
-def residency(decision: ResidencyDecision | None) -> Residency | None:
+def residency(decision: ResidencyDecision | None) -> dict[str, str] | None:
+    """The ``residency`` of :class:`~gateway.audit.events.RequestEvent` as a plain dict."""
     if decision is None:
         return None
     allowed = ", ".join(sorted(decision.allowed)) or "none"
     reason = f"allowed jurisdictions: {allowed} (from the {decision.source})"
     if decision.eligible:
-        return Residency(decision="allowed", reason=reason)
+        return {"decision": "allowed", "reason": reason}
     served = ", ".join(sorted({j for _, j in decision.excluded})) or "none"
-    return Residency(decision="refused", reason=f"{reason}; the model is served in: {served}")
+    return {"decision": "refused", "reason": f"{reason}; the model is served in: {served}"}
 
 
-def _tokens(usage: JSON | None) -> Tokens:
+def _tokens(usage: JSON | None) -> dict[str, Any]:
     usage = usage or {}
     prompt, completion = usage.get("prompt_tokens"), usage.get("completion_tokens")
-    return Tokens(
-        input=prompt if isinstance(prompt, int) else 0,
-        output=completion if isinstance(completion, int) else 0,
-    )
+    return {
+        "input": prompt if isinstance(prompt, int) else 0,
+        "output": completion if isinstance(completion, int) else 0,
+    }
+
+
+def request_fields(
+    ctx: RequestContext,
+    *,
+    status: int,
+    error_code: str | None = None,
+    content: dict[str, JsonValue] | None = None,
+) -> dict[str, Any]:
+    """The fields of the audit event for ``ctx`` as it stands now, nested parts as plain
+    dicts: what :func:`~gateway.audit.events.request_payload` and ``RequestEvent`` take."""
+    deployment = ctx.deployment
+    usage = ctx.state.get(USAGE_KEY)
+    findings = ctx.state.get(FINDINGS_KEY)
+    return {
+        "time": datetime.fromtimestamp(ctx.received_at, UTC),
+        "request_id": ctx.request_id,
+        "principal": principal(ctx.identity),
+        "model": ctx.model,
+        "operation": ctx.op,
+        "deployment": None
+        if deployment is None or ctx.deployment_id is None
+        else {
+            "id": ctx.deployment_id,
+            "provider": deployment.provider,
+            "region": deployment.region,
+            "jurisdiction": deployment.jurisdiction,
+        },
+        "residency": residency(ctx.residency),
+        "redaction": dict(findings) if isinstance(findings, Mapping) else {},
+        "tokens": _tokens(ctx.usage),
+        "cost": getattr(usage, "cost", None),
+        "currency": getattr(usage, "currency", None),
+        "status": status,
+        "error_code": error_code,
+        "latency_ms": round((time.perf_counter() - ctx.started) * 1000.0, 3),
+        "content": content,
+    }
 
 
 def request_event(
@@ -98,35 +136,12 @@ def request_event(
     *,
     status: int,
     error_code: str | None = None,
-    content: StoredContent | None = None,
+    content: dict[str, JsonValue] | None = None,
 ) -> RequestEvent:
-    """The audit event for ``ctx`` as it stands now."""
-    deployment = ctx.deployment
-    usage = ctx.state.get(USAGE_KEY)
-    findings = ctx.state.get(FINDINGS_KEY)
+    """The audit event for ``ctx`` as it stands now, as the model (the hook itself writes
+    the same payload through :func:`~gateway.audit.events.request_payload`)."""
     return RequestEvent(
-        time=datetime.fromtimestamp(ctx.received_at, UTC),
-        request_id=ctx.request_id,
-        principal=principal(ctx.identity),
-        model=ctx.model,
-        operation=ctx.op,
-        deployment=None
-        if deployment is None or ctx.deployment_id is None
-        else DeploymentRef(
-            id=ctx.deployment_id,
-            provider=deployment.provider,
-            region=deployment.region,
-            jurisdiction=deployment.jurisdiction,
-        ),
-        residency=residency(ctx.residency),
-        redaction=dict(findings) if isinstance(findings, Mapping) else {},
-        tokens=_tokens(ctx.usage),
-        cost=getattr(usage, "cost", None),
-        currency=getattr(usage, "currency", None),
-        status=status,
-        error_code=error_code,
-        latency_ms=round((time.perf_counter() - ctx.started) * 1000.0, 3),
-        content=content,
+        **request_fields(ctx, status=status, error_code=error_code, content=content)
     )
 
 
@@ -144,12 +159,12 @@ class AuditHook(Hook):
     async def shutdown(self) -> None:
         await self.trail.aclose()
 
-    def _content(self, ctx: RequestContext) -> StoredContent | None:
+    def _content(self, ctx: RequestContext) -> dict[str, JsonValue] | None:
         return None
 
     async def _record(self, ctx: RequestContext, status: int, code: str | None) -> Receipt:
-        event = request_event(ctx, status=status, error_code=code, content=self._content(ctx))
-        receipt = await self.trail.append(event)
+        fields = request_fields(ctx, status=status, error_code=code, content=self._content(ctx))
+        receipt = await self.trail.append_payload(request_payload(fields))
         ctx.state[_RECORDED] = receipt
         return receipt
 
@@ -197,7 +212,7 @@ class ContentAuditHook(AuditHook):
         team = ctx.identity.team if ctx.identity is not None else None
         return self.trail.stores_content(team)
 
-    def _content(self, ctx: RequestContext) -> StoredContent | None:
+    def _content(self, ctx: RequestContext) -> dict[str, JsonValue] | None:
         if not self._team_opted_in(ctx):
             return None
         streamed: dict[int, str] | None = ctx.state.get(_STREAMED)
@@ -207,7 +222,7 @@ class ContentAuditHook(AuditHook):
             else ctx.state.get(_COMPLETION)
         )
         prompt: JsonValue = ctx.body
-        return StoredContent(prompt=prompt, completion=completion)
+        return {"prompt": prompt, "completion": completion}
 
     async def transform_response(self, ctx: RequestContext, body: JSON) -> JSON:
         if self._team_opted_in(ctx):

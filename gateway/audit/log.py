@@ -20,7 +20,6 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from gateway.audit.errors import AuditUnavailable
-from gateway.audit.events import AdminEvent, RequestEvent, event_payload
 from gateway.audit.wal import Receipt, WriteAheadLog
 
 log = logging.getLogger(__name__)
@@ -74,15 +73,14 @@ class AuditLog:
             return "the audit trail is not running"
         return self._wal.problem
 
-    async def append(self, event: RequestEvent | AdminEvent) -> Receipt:
-        """Append ``event``; returns once it is durable (fsynced) in the write-ahead file.
-
-        Raises :class:`AuditUnavailable` when it cannot be made durable.
+    async def append(self, payload: dict[str, Any]) -> Receipt:
+        """Append an event's ``payload``; returns once it is durable (fsynced) in the
+        write-ahead file. Raises :class:`AuditUnavailable` when it cannot be made durable.
         """
         if not self._accepting:
             raise AuditUnavailable("the audit trail is not running")
         future: asyncio.Future[Receipt] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait((event_payload(event), future))
+        self._queue.put_nowait((payload, future))
         return await future
 
     async def aclose(self) -> None:

@@ -3,6 +3,7 @@
 trail = AuditTrail(config.audit, default_dir=default_audit_dir(config.store))
 await trail.start()                    # recovers, then ships anything left over
 receipt = await trail.append(event)    # durable on return, else AuditUnavailable (503)
+receipt = await trail.append_payload(request_payload(fields))   # the request path's form
 await trail.aclose()                   # seals the open segment and ships it
 """
 
@@ -15,13 +16,14 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import orjson
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from gateway.audit.config import AuditConfig
 from gateway.audit.errors import AuditConfigError, AuditUnavailable
-from gateway.audit.events import AdminEvent, RequestEvent
+from gateway.audit.events import AdminEvent, RequestEvent, event_payload
 from gateway.audit.keys import load_signing_key
 from gateway.audit.log import AuditLog
 from gateway.audit.shipper import DEFAULT_BACKOFF, Backoff, ShipFailure, Shipper
@@ -200,9 +202,16 @@ class AuditTrail:
 
     async def append(self, event: RequestEvent | AdminEvent) -> Receipt:
         """Durably append ``event``; raises :class:`AuditUnavailable` when it cannot."""
+        return await self.append_payload(event_payload(event))
+
+    async def append_payload(self, payload: dict[str, Any]) -> Receipt:
+        """Durably append an event already turned into its stored JSON object, by
+        :func:`~gateway.audit.events.event_payload` or
+        :func:`~gateway.audit.events.request_payload` (and by nothing else: this is where
+        the events' rules were checked); raises :class:`AuditUnavailable` when it cannot."""
         if self._log is None:
             raise AuditUnavailable("the audit trail is not running")
-        return await self._log.append(event)
+        return await self._log.append(payload)
 
     async def aclose(self) -> None:
         """Seal the open segment, ship what is sealed, stop."""
