@@ -1,31 +1,46 @@
 """Group commit: many concurrent ``append`` calls share one ``write`` + ``fsync``.
 
-One writer task owns the :class:`~gateway.audit.wal.WriteAheadLog` and runs its blocking
-calls on a dedicated thread. ``append`` queues the event with a future and waits; the writer
-takes everything that queued up while the previous fsync ran (at most ``max_batch``), commits
-it as one batch and resolves every future only after that fsync returned. No artificial delay
-is added: under load, batches form by themselves. ``max_batch=1`` gives fsync-per-event (used
-by the benchmark as the baseline).
+One writer thread owns the :class:`~gateway.audit.wal.WriteAheadLog`. ``append`` puts the
+event's payload and a future on a thread-safe queue and waits; the writer takes everything
+that queued up while the previous fsync ran (at most ``max_batch``), commits it as one batch
+and resolves every future of the batch, on the event loop, only after that fsync returned.
+No artificial delay is added: under load, batches form by themselves. ``max_batch=1`` gives
+fsync-per-event (used by the benchmark as the baseline).
 
 After each batch, and when the open segment's time limit passes, the writer seals the segment
-if a limit is reached and calls ``on_sealed`` (the shipper's wake-up).
+if a limit is reached and calls ``on_sealed`` (the shipper's wake-up) on the event loop.
+
+The event loop's share of an append is one queue put and one wake-up per batch: chaining,
+hashing, writing and syncing all happen on the writer thread.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import queue
+import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from typing import Any
 
 from gateway.audit.errors import AuditUnavailable
 from gateway.audit.wal import Receipt, WriteAheadLog
 
 log = logging.getLogger(__name__)
 
-T = TypeVar("T")
 _Pending = tuple[dict[str, Any], "asyncio.Future[Receipt]"]
+
+
+def _resolve(batch: list[_Pending], receipts: list[Receipt]) -> None:
+    for (_, future), receipt in zip(batch, receipts, strict=True):
+        if not future.done():
+            future.set_result(receipt)
+
+
+def _refuse(batch: list[_Pending], error: AuditUnavailable) -> None:
+    for _, future in batch:
+        if not future.done():
+            future.set_exception(error)
 
 
 class AuditLog:
@@ -43,27 +58,21 @@ class AuditLog:
         self._wal = wal
         self._max_batch = max_batch
         self._on_sealed = on_sealed
-        self._queue: asyncio.Queue[_Pending | None] = asyncio.Queue()
-        self._executor: ThreadPoolExecutor | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._queue: queue.SimpleQueue[_Pending | None] = queue.SimpleQueue()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._writer: threading.Thread | None = None
+        self._stopped: asyncio.Future[int | None] | None = None
         self._accepting = False
-
-    async def _blocking(self, call: Callable[..., T], *args: Any) -> T:
-        assert self._executor is not None
-        return await asyncio.get_running_loop().run_in_executor(self._executor, call, *args)
 
     async def start(self) -> None:
         """Recover the write-ahead directory, then start accepting appends."""
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="audit-wal")
-        try:
-            recovered = await self._blocking(self._wal.recover)
-        except BaseException:
-            self._executor.shutdown(wait=False)
-            self._executor = None
-            raise
+        recovered = await asyncio.to_thread(self._wal.recover)
         if recovered is not None:
             self._sealed(recovered)
-        self._task = asyncio.create_task(self._run(), name="audit-writer")
+        self._loop = asyncio.get_running_loop()
+        self._stopped = self._loop.create_future()
+        self._writer = threading.Thread(target=self._run, name="audit-wal", daemon=True)
+        self._writer.start()
         self._accepting = True
 
     @property
@@ -77,80 +86,94 @@ class AuditLog:
         """Append an event's ``payload``; returns once it is durable (fsynced) in the
         write-ahead file. Raises :class:`AuditUnavailable` when it cannot be made durable.
         """
-        if not self._accepting:
+        if not self._accepting or self._loop is None:
             raise AuditUnavailable("the audit trail is not running")
-        future: asyncio.Future[Receipt] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait((payload, future))
+        future: asyncio.Future[Receipt] = self._loop.create_future()
+        self._queue.put((payload, future))
         return await future
 
     async def aclose(self) -> None:
         """Commit what is queued, seal the open segment (reason ``shutdown``) and stop."""
-        if self._task is None:
+        if self._writer is None or self._stopped is None:
             return
         self._accepting = False
-        self._queue.put_nowait(None)
-        await self._task
-        self._task = None
-        try:
-            sealed = await self._blocking(self._wal.close)
-        except AuditUnavailable as exc:
-            log.error("audit: could not seal the open segment at shutdown: %s", exc)
-            sealed = None
+        self._queue.put(None)
+        sealed = await self._stopped
+        self._writer.join()  # it ends right after reporting
+        self._writer = None
         if sealed is not None:
             self._sealed(sealed)
-        assert self._executor is not None
-        self._executor.shutdown(wait=True)
-        self._executor = None
 
     def _sealed(self, number: int) -> None:
         if self._on_sealed is not None:
             self._on_sealed(number)
 
-    async def _gather(self) -> tuple[list[_Pending], bool]:
+    # --- the writer thread ----------------------------------------------------------------
+
+    def _to_loop(self, callback: Callable[..., object], *args: Any) -> None:
+        assert self._loop is not None
+        try:
+            self._loop.call_soon_threadsafe(callback, *args)
+        except RuntimeError:  # the loop was closed without aclose(): nobody is waiting
+            log.warning("audit: the event loop closed before the audit trail was closed")
+
+    def _gather(self) -> tuple[list[_Pending], bool]:
         """The next batch and whether a stop was requested; empty when the segment's time is up."""
         try:
-            item = await asyncio.wait_for(self._queue.get(), self._wal.seconds_until_due())
-        except TimeoutError:
+            item = self._queue.get(timeout=self._wal.seconds_until_due())
+        except queue.Empty:
             return [], False
         batch: list[_Pending] = []
         limit = min(self._max_batch, self._wal.room())
         while item is not None:
             batch.append(item)
-            if len(batch) >= limit or self._queue.empty():
+            if len(batch) >= limit:
                 return batch, False
-            item = self._queue.get_nowait()
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                return batch, False
         return batch, True
 
-    async def _run(self) -> None:
-        stopping = False
-        while not stopping:
-            batch, stopping = await self._gather()
-            if batch:
-                await self._commit(batch)
-            await self._seal_if_due()
-
-    async def _commit(self, batch: list[_Pending]) -> None:
+    def _run(self) -> None:
+        sealed: int | None = None
         try:
-            receipts = await self._blocking(self._wal.append_batch, [p for p, _ in batch])
+            stopping = False
+            while not stopping:
+                batch, stopping = self._gather()
+                if batch:
+                    self._commit(batch)
+                self._seal_if_due()
+            sealed = self._close()
+        finally:
+            assert self._stopped is not None
+            self._to_loop(self._stopped.set_result, sealed)
+
+    def _commit(self, batch: list[_Pending]) -> None:
+        try:
+            receipts = self._wal.append_batch([payload for payload, _ in batch])
         except Exception as exc:
             error = exc if isinstance(exc, AuditUnavailable) else AuditUnavailable(str(exc))
             log.error("audit: %d event(s) could not be made durable: %s", len(batch), error)
-            for _, future in batch:
-                if not future.done():
-                    future.set_exception(error)
+            self._to_loop(_refuse, batch, error)
             return
-        for (_, future), receipt in zip(batch, receipts, strict=True):
-            if not future.done():
-                future.set_result(receipt)
+        self._to_loop(_resolve, batch, receipts)
 
-    async def _seal_if_due(self) -> None:
+    def _seal_if_due(self) -> None:
         reason = self._wal.due()
         if reason is None:
             return
         try:
-            sealed = await self._blocking(self._wal.seal, reason)
+            sealed = self._wal.seal(reason)
         except Exception as exc:
             log.error("audit: sealing failed: %s", exc)
             return
         if sealed is not None:
-            self._sealed(sealed)
+            self._to_loop(self._sealed, sealed)
+
+    def _close(self) -> int | None:
+        try:
+            return self._wal.close()
+        except AuditUnavailable as exc:
+            log.error("audit: could not seal the open segment at shutdown: %s", exc)
+            return None
