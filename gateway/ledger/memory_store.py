@@ -47,7 +47,8 @@ class MemoryReservationStore:
         found = self._counters.get(name)
         if found is None:
             found = self._counters[name] = _Counter(expires_at)
-        found.expires_at = max(found.expires_at, expires_at)
+        elif expires_at > found.expires_at:
+            found.expires_at = expires_at
         return found
 
     async def reserve(
