@@ -119,11 +119,11 @@ def with_output_cap(body: Mapping[str, Any], default_cap: int) -> dict[str, Any]
     """``body`` with ``max_completion_tokens`` set to ``default_cap`` when it sets no cap.
 
     Every adapter reads ``max_completion_tokens`` (OpenAI's current name) before the legacy
-    ``max_tokens``. Embeddings bodies are returned unchanged.
+    ``max_tokens``. A body that already sets a cap, and an embeddings body, is returned as it
+    is (not copied); otherwise a new dict is returned and ``body`` is left untouched.
     """
-    capped = dict(body)
-    if "messages" in body and not any(
+    if "messages" not in body or any(
         body.get(k) is not None for k in ("max_completion_tokens", "max_tokens")
     ):
-        capped["max_completion_tokens"] = default_cap
-    return capped
+        return body if isinstance(body, dict) else dict(body)
+    return {**body, "max_completion_tokens": default_cap}

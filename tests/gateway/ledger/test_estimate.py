@@ -81,8 +81,11 @@ def test_output_cap(body: dict[str, object], cap: int) -> None:
 def test_with_output_cap_only_fills_a_missing_cap() -> None:
     assert with_output_cap({"messages": []}, 512) == {"messages": [], "max_completion_tokens": 512}
     kept = {"messages": [], "max_tokens": 10}
-    assert with_output_cap(kept, 512) == kept
+    assert with_output_cap(kept, 512) is kept  # nothing to add: not copied
     assert with_output_cap({"input": "x"}, 512) == {"input": "x"}
+    uncapped = {"messages": []}
+    assert with_output_cap(uncapped, 512) is not uncapped
+    assert uncapped == {"messages": []}  # the caller's body is left untouched
 
 
 def test_request_estimate_is_computed_once_per_body_and_settings() -> None:
