@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 DEFAULT_BYTES_PER_TOKEN = 4.0
 DEFAULT_OUTPUT_CAP = 4096
 """output tokens assumed (and forwarded) when a request sets no cap"""
-_TEXT_KEYS = ("content", "name", "arguments", "text", "refusal")
+_NESTED_TEXT_KEYS = ("content", "name", "arguments", "text", "refusal", "function", "tool_calls")
 _MEMO = "estimate.request"
 
 
@@ -46,15 +46,20 @@ def _text_bytes(value: Any) -> int:
     """UTF-8 bytes of the text inside a message, content part or tool call."""
     if isinstance(value, str):
         return _utf8_len(value)
+    total = 0
     if isinstance(value, list):
-        return sum(_text_bytes(v) for v in value)
-    if isinstance(value, Mapping):
+        for item in value:
+            total += _text_bytes(item)
+        return total
+    # JSON bodies are dicts: test that first, the Mapping ABC check is far slower
+    if isinstance(value, (dict, Mapping)):
         if value.get("type") not in (None, "text", "function"):
             return 0  # image_url, input_audio, file: settled from usage
-        total = sum(_text_bytes(value.get(k)) for k in _TEXT_KEYS)
-        total += _text_bytes(value.get("function"))
-        return total + _text_bytes(value.get("tool_calls"))
-    return 0
+        for key in _NESTED_TEXT_KEYS:
+            item = value.get(key)
+            if item is not None:
+                total += _text_bytes(item)
+    return total
 
 
 def _input_tokens_or_bytes(value: Any) -> tuple[int, int]:
