@@ -16,6 +16,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 from stdnum import iban as stdnum_iban
 from stdnum import numdb
+from stdnum.iso7064 import mod_97_10 as stdnum_mod_97_10
 
 from gateway.context import Identity, RequestContext
 from gateway.redaction import entities as E
@@ -355,3 +356,13 @@ async def test_the_hook_rewrites_a_request_as_the_text_by_text_path_does() -> No
     assert ctx.body["messages"][0] is not body["messages"][0]  # deepcopy: ctx's own
     untouched = ctx.body["messages"][2]
     assert untouched == {"role": "assistant", "content": "Noted."}
+
+
+def test_mod_97_10_agrees_with_stdnum() -> None:
+    rng = random.Random(97)
+    alphabet = string.ascii_letters + string.digits
+    for _ in range(20000):
+        number = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 34)))
+        assert iban.mod_97_10(number) == stdnum_mod_97_10.is_valid(number), number
+    for number in ("", "0", "1", "98", "A1", "a1", "1_0", " 1", "-1", "+1", "1.0", "A-1", "é1"):
+        assert iban.mod_97_10(number) == stdnum_mod_97_10.is_valid(number), number
