@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -11,7 +10,7 @@ from redis.asyncio import Redis
 from gateway.ledger.pricing import Usage
 from gateway.ledger.redis_store import RedisReservationStore
 from tests.gateway.ledger.engine_support import SUBJECT, UNIT, make_engine
-from tests.gateway.limits.redis_support import FakeClock
+from tests.gateway.limits.redis_support import FakeClock, record_commands
 
 BUDGETS: dict[str, Any] = {
     "keys": {"k1": [{"amount": 100, "period": "daily"}, {"amount": 900, "period": "monthly"}]},
@@ -39,14 +38,7 @@ async def test_reserve_settle_and_release_are_one_script_call_each(
 
     await engine.release(await reserve("warm-up"))  # loads the scripts once
     await settle(await reserve("warm-up-2"), 1)
-    sent: list[tuple[Any, ...]] = []
-    original: Callable[..., Awaitable[Any]] = client.execute_command
-
-    async def counting(*args: Any, **kwargs: Any) -> Any:
-        sent.append(args)
-        return await original(*args, **kwargs)
-
-    monkeypatch.setattr(client, "execute_command", counting)
+    sent = record_commands(client, monkeypatch)
     settled = await reserve("r1")
     assert [a[0] for a in sent] == ["EVALSHA"]
     assert len(settled.holds) == 4

@@ -9,7 +9,8 @@ from __future__ import annotations
 import os
 import socket
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 import pytest
 from redis.asyncio import Redis
@@ -77,3 +78,16 @@ class FakeClock:
 
     def advance(self, seconds: float) -> None:
         self.now += seconds
+
+
+def record_commands(client: Redis, monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any, ...]]:
+    """Every command ``client`` sends from now on (the list fills as they are sent)."""
+    sent: list[tuple[Any, ...]] = []
+    original: Callable[..., Awaitable[Any]] = client.execute_command
+
+    async def recording(*args: Any, **kwargs: Any) -> Any:
+        sent.append(args)
+        return await original(*args, **kwargs)
+
+    monkeypatch.setattr(client, "execute_command", recording)
+    return sent

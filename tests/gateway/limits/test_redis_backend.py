@@ -8,7 +8,6 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -26,7 +25,12 @@ from gateway.limits import (
     RedisBackend,
     create_rate_limiter,
 )
-from tests.gateway.limits.redis_support import FakeClock, closed_port_url, make_client
+from tests.gateway.limits.redis_support import (
+    FakeClock,
+    closed_port_url,
+    make_client,
+    record_commands,
+)
 
 LIMITS = {"default_key": {"rpm": 5, "tpm": 1000}, "default_team": {"rpm": 8, "tpm": 2000}}
 
@@ -45,14 +49,7 @@ async def test_one_round_trip_checks_all_four_quotas_and_one_corrects_usage(
     rl = create_rate_limiter(config(prefix), redis=client)
     # loads both scripts once
     await rl.record_usage(await rl.admit("warm-up", "warm-up", 1), 0)
-    sent: list[tuple[Any, ...]] = []
-    original: Callable[..., Awaitable[Any]] = client.execute_command
-
-    async def counting(*args: Any, **kwargs: Any) -> Any:
-        sent.append(args)
-        return await original(*args, **kwargs)
-
-    monkeypatch.setattr(client, "execute_command", counting)
+    sent = record_commands(client, monkeypatch)
     admission = await rl.admit("k1", "risk", 100)
     assert [a[0] for a in sent] == ["EVALSHA"]
     assert admission.decision is not None
