@@ -9,14 +9,15 @@ list of strings (token arrays are left alone). In a chat response: the same fiel
 ``choices[].message``. Tool *definitions* (``tools``) are not rewritten: they are the
 caller's schema, not data.
 
-Bodies are not mutated: a container is copied only when a text in it changed (the mapping
-returned another string), the rest is shared; a body with no changed text is returned as
-it is.
+:func:`request_texts` and :func:`response_texts` list the texts with where they are, in
+body order; :func:`replace_texts` puts new texts in their place. Bodies are not mutated:
+the containers on the way to a changed text are copied, everything else is shared, and a
+body with no changed text is returned as it is.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from gateway.providers.base import JSON
@@ -24,128 +25,111 @@ from gateway.providers.base import JSON
 TextMap = Callable[[str], str]
 TextsMap = Callable[[list[str]], list[str]]
 """every text of a body at once, in order -> their replacements, in the same order"""
+Path = tuple[str | int, ...]
+"""where a text is: the keys and list indexes from the body down to it"""
+Located = list[tuple[Path, str]]
+
+
+def request_texts(op: str, body: JSON) -> Located:
+    """Every text scanned in a request body, in order, with where it is."""
+    found: Located = []
+    if op == "embeddings":
+        value = body.get("input")
+        if isinstance(value, str):
+            found.append((("input",), value))
+        elif isinstance(value, list):
+            found.extend((("input", i), v) for i, v in enumerate(value) if isinstance(v, str))
+        return found
+    messages = body.get("messages")
+    if isinstance(messages, list):
+        for i, message in enumerate(messages):
+            _message_texts(message, ("messages", i), found)
+    return found
+
+
+def response_texts(op: str, body: JSON) -> Located:
+    """Every text scanned in a (non-streamed) response body, in order, with where it is."""
+    found: Located = []
+    choices = body.get("choices")
+    if op == "chat" and isinstance(choices, list):
+        for i, choice in enumerate(choices):
+            if isinstance(choice, dict) and "message" in choice:
+                _message_texts(choice["message"], ("choices", i, "message"), found)
+    return found
+
+
+def _message_texts(message: Any, path: Path, found: Located) -> None:
+    if not isinstance(message, dict):
+        return
+    content = message.get("content")
+    if isinstance(content, str):
+        found.append(((*path, "content"), content))
+    elif isinstance(content, list):
+        for i, part in enumerate(content):
+            kind = part.get("type") if isinstance(part, dict) else None
+            if kind in ("text", "refusal") and isinstance(part.get(kind), str):
+                found.append(((*path, "content", i, kind), part[kind]))
+    refusal = message.get("refusal")
+    if isinstance(refusal, str):
+        found.append(((*path, "refusal"), refusal))
+    calls = message.get("tool_calls")
+    if isinstance(calls, list):
+        for i, call in enumerate(calls):
+            function = call.get("function") if isinstance(call, dict) else None
+            if isinstance(function, dict) and isinstance(function.get("arguments"), str):
+                found.append(
+                    ((*path, "tool_calls", i, "function", "arguments"), function["arguments"])
+                )
+    function = message.get("function_call")
+    if isinstance(function, dict) and isinstance(function.get("arguments"), str):
+        found.append(((*path, "function_call", "arguments"), function["arguments"]))
+
+
+def replace_texts(body: JSON, replacements: Sequence[tuple[Path, str]]) -> JSON:
+    """``body`` with the text at each path replaced; the containers on these paths are
+    copied (each once), the rest is shared, ``body`` itself is not changed."""
+    if not replacements:
+        return body
+    copies: set[int] = set()  # ids of the containers copied here, which may be changed
+
+    def own(container: Any) -> Any:
+        if id(container) in copies:
+            return container
+        copy = dict(container) if isinstance(container, dict) else list(container)
+        copies.add(id(copy))
+        return copy
+
+    root = own(body)
+    for path, text in replacements:
+        node = root
+        for key in path[:-1]:
+            child = own(node[key])
+            node[key] = child
+            node = child
+        node[path[-1]] = text
+    return root  # type: ignore[no-any-return]
 
 
 def map_request(op: str, body: JSON, fn: TextMap) -> JSON:
-    if op == "embeddings":
-        return _map_embeddings(body, fn)
-    messages = body.get("messages")
-    if not isinstance(messages, list):
-        return body
-    return _with(body, "messages", _map_list(messages, map_message, fn))
+    """``body`` with every text of the request mapped by ``fn``, in body order."""
+    located = request_texts(op, body)
+    return _mapped(body, located, [fn(text) for _, text in located])
 
 
 def map_request_texts(op: str, body: JSON, fn: TextsMap) -> JSON:
     """:func:`map_request` with one call of ``fn`` for all the texts of the body."""
-    texts: list[str] = []
-
-    def collect(text: str) -> str:
-        texts.append(text)
-        return text
-
-    map_request(op, body, collect)
-    if not texts:
-        return body
-    mapped = fn(texts)
-    if all(new is old for new, old in zip(mapped, texts, strict=True)):
-        return body
-    replacements = iter(mapped)
-    return map_request(op, body, lambda _text: next(replacements))
+    located = request_texts(op, body)
+    return _mapped(body, located, fn([text for _, text in located]) if located else [])
 
 
 def map_response(op: str, body: JSON, fn: TextMap) -> JSON:
-    choices = body.get("choices")
-    if op != "chat" or not isinstance(choices, list):
-        return body
-    return _with(body, "choices", _map_list(choices, _map_choice, fn))
+    """``body`` with every text of the response mapped by ``fn``, in body order."""
+    located = response_texts(op, body)
+    return _mapped(body, located, [fn(text) for _, text in located])
 
 
-def map_message(message: Any, fn: TextMap) -> Any:
-    """A chat message (or a response's ``message``) with its texts mapped."""
-    if not isinstance(message, dict):
-        return message
-    out = message
-    content = message.get("content")
-    if isinstance(content, str):
-        out = _set(out, message, "content", fn(content))
-    elif isinstance(content, list):
-        out = _set(out, message, "content", _map_list(content, _map_part, fn))
-    refusal = message.get("refusal")
-    if isinstance(refusal, str):
-        out = _set(out, message, "refusal", fn(refusal))
-    calls = message.get("tool_calls")
-    if isinstance(calls, list):
-        out = _set(out, message, "tool_calls", _map_list(calls, _map_call, fn))
-    function = message.get("function_call")
-    if isinstance(function, dict):
-        out = _set(out, message, "function_call", _map_function(function, fn))
-    return out
-
-
-def _set(out: dict[str, Any], original: dict[str, Any], key: str, new: Any) -> dict[str, Any]:
-    """``out`` (``original`` or its copy) with ``key`` set to ``new``; ``original`` is copied
-    the first time a value changes, and never changed itself."""
-    if new is original[key]:
-        return out
-    if out is original:
-        out = dict(original)
-    out[key] = new
-    return out
-
-
-def _with(container: dict[str, Any], key: str, new: Any) -> dict[str, Any]:
-    """``container`` with ``key`` set to ``new``: a copy, or itself when nothing changes."""
-    return _set(container, container, key, new)
-
-
-def _map_list(items: list[Any], map_item: Callable[[Any, TextMap], Any], fn: TextMap) -> list[Any]:
-    """``items`` mapped: a copy when an item changed, else ``items`` itself."""
-    out = items
-    for i, item in enumerate(items):
-        new = map_item(item, fn)
-        if new is not item:
-            if out is items:
-                out = list(items)
-            out[i] = new
-    return out
-
-
-def _map_choice(choice: Any, fn: TextMap) -> Any:
-    if not isinstance(choice, dict) or "message" not in choice:
-        return choice
-    return _with(choice, "message", map_message(choice["message"], fn))
-
-
-def _map_part(part: Any, fn: TextMap) -> Any:
-    if not isinstance(part, dict):
-        return part
-    kind = part.get("type")
-    if kind in ("text", "refusal") and isinstance(part.get(kind), str):
-        return _with(part, kind, fn(part[kind]))
-    return part
-
-
-def _map_call(call: Any, fn: TextMap) -> Any:
-    if not isinstance(call, dict) or not isinstance(call.get("function"), dict):
-        return call
-    return _with(call, "function", _map_function(call["function"], fn))
-
-
-def _map_function(function: dict[str, Any], fn: TextMap) -> dict[str, Any]:
-    arguments = function.get("arguments")
-    if not isinstance(arguments, str):
-        return function
-    return _with(function, "arguments", fn(arguments))
-
-
-def _map_embeddings(body: JSON, fn: TextMap) -> JSON:
-    value = body.get("input")
-    if isinstance(value, str):
-        return _with(body, "input", fn(value))
-    if isinstance(value, list):
-        return _with(body, "input", _map_list(value, _map_input, fn))
-    return body
-
-
-def _map_input(value: Any, fn: TextMap) -> Any:
-    return fn(value) if isinstance(value, str) else value
+def _mapped(body: JSON, located: Located, texts: list[str]) -> JSON:
+    changed = [
+        (path, new) for (path, old), new in zip(located, texts, strict=True) if new is not old
+    ]
+    return replace_texts(body, changed)

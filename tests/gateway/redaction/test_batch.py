@@ -27,7 +27,13 @@ from gateway.redaction.config import Mode, RedactionConfig
 from gateway.redaction.engine import Redactor
 from gateway.redaction.errors import PIIDetected, RedactionUnavailable
 from gateway.redaction.hook import FINDINGS_KEY, RedactionHook
-from gateway.redaction.payload import map_request, map_request_texts
+from gateway.redaction.payload import (
+    map_request,
+    map_request_texts,
+    map_response,
+    replace_texts,
+    request_texts,
+)
 from gateway.redaction.scanner import HyperscanScanner, ReScanner, make_scanner
 from gateway.redaction.session import RequestRedaction
 from tests.gateway.redaction.test_detector import FALSE_POSITIVES, TRUE_POSITIVES
@@ -186,35 +192,107 @@ def test_the_iban_check_agrees_with_stdnum_for_every_registry_country() -> None:
 # ----------------------------------------------------------------------------- payload
 
 
-def _chat(rng: random.Random, texts: list[str]) -> dict[str, Any]:
-    """A chat body placing ``texts`` in every kind of field the redactor scans."""
+def reference_map_message(message: Any, fn: Any) -> Any:
+    """The text-by-text walk the payload module replaced, kept as the oracle: it copies
+    every container it passes and maps every text in body order."""
+    if not isinstance(message, dict):
+        return message
+    out = dict(message)
+    content = message.get("content")
+    if isinstance(content, str):
+        out["content"] = fn(content)
+    elif isinstance(content, list):
+        out["content"] = [
+            {**p, p["type"]: fn(p[p["type"]])}
+            if isinstance(p, dict)
+            and p.get("type") in ("text", "refusal")
+            and isinstance(p.get(p["type"]), str)
+            else p
+            for p in content
+        ]
+    if isinstance(message.get("refusal"), str):
+        out["refusal"] = fn(message["refusal"])
+    calls = message.get("tool_calls")
+    if isinstance(calls, list):
+        out["tool_calls"] = [reference_map_call(c, fn) for c in calls]
+    if isinstance(message.get("function_call"), dict):
+        out["function_call"] = reference_map_function(message["function_call"], fn)
+    return out
+
+
+def reference_map_call(call: Any, fn: Any) -> Any:
+    if not isinstance(call, dict) or not isinstance(call.get("function"), dict):
+        return call
+    return {**call, "function": reference_map_function(call["function"], fn)}
+
+
+def reference_map_function(function: dict[str, Any], fn: Any) -> dict[str, Any]:
+    if not isinstance(function.get("arguments"), str):
+        return function
+    return {**function, "arguments": fn(function["arguments"])}
+
+
+def reference_map_request(op: str, body: dict[str, Any], fn: Any) -> dict[str, Any]:
+    if op == "embeddings":
+        value = body.get("input")
+        if isinstance(value, str):
+            return {**body, "input": fn(value)}
+        if isinstance(value, list) and any(isinstance(v, str) for v in value):
+            return {**body, "input": [fn(v) if isinstance(v, str) else v for v in value]}
+        return body
+    messages = body.get("messages")
+    if not isinstance(messages, list):
+        return body
+    return {**body, "messages": [reference_map_message(m, fn) for m in messages]}
+
+
+def _message(rng: random.Random, pending: list[str]) -> Any:
+    """One message of a random shape holding texts taken from ``pending`` (odd shapes
+    included: they must be left alone)."""
+
+    def take() -> str:
+        return pending.pop(0) if pending else "plain"
+
     image = {"type": "image_url", "image_url": {"url": "https://example.com/a.png"}}
-    messages: list[Any] = []
+    shape = rng.randrange(8)
+    if shape == 0:
+        return {"role": "user", "content": take()}
+    if shape == 1:
+        parts: list[Any] = [{"type": "text", "text": take()}, image, "odd", {"text": "x"}]
+        if pending:
+            parts.insert(0, {"type": "refusal", "refusal": take()})
+        return {"role": "user", "content": parts}
+    if shape == 2:
+        calls: list[Any] = [{"id": "c", "function": {"name": "f", "arguments": take()}}]
+        calls += ["odd", {"id": "d"}, {"function": {"arguments": 3}}]
+        return {"role": "assistant", "content": None, "tool_calls": calls}
+    if shape == 3:
+        function = {"name": "f", "arguments": take()}
+        return {"role": "assistant", "content": "", "function_call": function}
+    if shape == 4:
+        message = {"role": "assistant", "refusal": take(), "content": None}
+        if pending:
+            message["content"] = take()
+        return message
+    if shape == 5:
+        return {"role": "tool", "content": [{"type": "text", "text": 4}], "tool_call_id": "c"}
+    if shape == 6:
+        return "not a message"
+    return {"role": "assistant", "function_call": {"name": "f"}, "tool_calls": None}
+
+
+def random_body(rng: random.Random, texts: list[str]) -> tuple[str, dict[str, Any]]:
+    if rng.random() < 0.2:
+        value: Any = [*texts, [1, 2]] if rng.random() < 0.8 else (texts[0] if texts else [1])
+        return "embeddings", {"model": "e", "input": value}
     pending = list(texts)
+    messages = [_message(rng, pending) for _ in range(rng.randint(0, 2))]
     while pending:
-        shape = rng.randrange(5)
-        if shape == 0:
-            messages.append({"role": "user", "content": pending.pop(0)})
-        elif shape == 1:
-            parts: list[Any] = [{"type": "text", "text": pending.pop(0)}, image]
-            if pending:
-                parts.append({"type": "refusal", "refusal": pending.pop(0)})
-            messages.append({"role": "user", "content": parts})
-        elif shape == 2:
-            call = {"id": "c", "type": "function", "function": {"name": "f", "arguments": "{}"}}
-            call["function"]["arguments"] = pending.pop(0)
-            messages.append({"role": "assistant", "content": None, "tool_calls": [call, "odd"]})
-        elif shape == 3:
-            function = {"name": "f", "arguments": pending.pop(0)}
-            messages.append({"role": "assistant", "content": "", "function_call": function})
-        else:
-            messages.append({"role": "assistant", "refusal": pending.pop(0), "content": None})
-    return {
-        "model": "chat",
-        "temperature": 0.1,
-        "tools": [{"type": "function"}],
-        "messages": messages,
-    }
+        messages.append(_message(rng, pending))
+    if messages and rng.random() < 0.2:
+        messages.append(messages[0])  # the same object twice: each place is its own
+    body = {"model": "chat", "tools": [{"type": "function"}], "messages": messages}
+    return "chat", body
 
 
 def _redactor(mode: Mode = "redact", **config: Any) -> Redactor:
@@ -225,40 +303,64 @@ def _redactor(mode: Mode = "redact", **config: Any) -> Redactor:
     )
 
 
-@pytest.mark.parametrize("seed", range(3))
-def test_map_request_texts_equals_map_request_text_by_text(seed: int) -> None:
+@pytest.mark.parametrize("seed", range(4))
+def test_the_payload_mapping_equals_the_copying_reference_walk(seed: int) -> None:
     rng = random.Random(seed)
     for texts in corpus(seed):
-        for op, body in (
-            ("chat", _chat(rng, texts)),
-            ("embeddings", {"model": "e", "input": [*texts, [1, 2]]}),
-        ):
-            before = copy.deepcopy(body)
-            one_by_one, batched = _redactor().session(), _redactor().session()
-            expected = map_request(op, body, one_by_one.scan)
-            out = map_request_texts(op, body, batched.scan_all)
-            assert out == expected and body == before
-            assert batched.findings == one_by_one.findings
-            if out == body:
-                assert out is body  # nothing found: nothing copied
+        op, body = random_body(rng, texts)
+        before = copy.deepcopy(body)
+        reference = _redactor().session()
+        expected = reference_map_request(op, body, reference.scan)
+        by_text, batched = _redactor().session(), _redactor().session()
+        assert map_request(op, body, by_text.scan) == expected
+        assert map_request_texts(op, body, batched.scan_all) == expected
+        assert body == before  # not mutated
+        assert by_text.findings == batched.findings == reference.findings
+        assert map_request(op, body, str.upper) == reference_map_request(op, body, str.upper)
+        response = {
+            "id": "r",
+            "choices": [{"index": 0, "message": m} for m in body.get("messages", [])],
+        }
+        assert map_response("chat", response, str.upper) == {
+            **response,
+            "choices": [
+                {**c, "message": reference_map_message(c["message"], str.upper)}
+                for c in response["choices"]
+            ],
+        }
+        if expected == body:
+            assert map_request_texts(op, body, batched.scan_all) is body  # nothing copied
 
 
-def test_only_the_containers_of_changed_texts_are_copied() -> None:
+def test_only_the_containers_on_the_way_to_a_changed_text_are_copied() -> None:
     body = {
         "model": "chat",
+        "tools": [{"type": "function"}],
         "messages": [
             {"role": "system", "content": "plain"},
-            {"role": "user", "content": [{"type": "text", "text": "mail ada@example.com"}]},
+            {"role": "user", "content": [{"type": "text", "text": "mail ada@example.com"}, {}]},
             {"role": "user", "content": "also plain"},
         ],
     }
     out = map_request_texts("chat", body, _redactor().session().scan_all)
     assert out is not body and out["messages"] is not body["messages"]
+    assert out["tools"] is body["tools"]
     assert out["messages"][0] is body["messages"][0]
     assert out["messages"][2] is body["messages"][2]
+    assert out["messages"][1]["content"][1] is body["messages"][1]["content"][1]
     assert out["messages"][1]["content"][0]["text"] == "mail <EMAIL_ADDRESS_1>"
     assert body["messages"][1]["content"][0]["text"] == "mail ada@example.com"
     assert map_request("chat", body, lambda text: text) is body
+
+
+def test_replace_texts_copies_each_container_once() -> None:
+    body = {"messages": [{"content": "a", "refusal": "b"}]}
+    located = request_texts("chat", body)
+    assert located == [(("messages", 0, "content"), "a"), (("messages", 0, "refusal"), "b")]
+    out = replace_texts(body, [(path, text.upper()) for path, text in located])
+    assert out == {"messages": [{"content": "A", "refusal": "B"}]}
+    assert body == {"messages": [{"content": "a", "refusal": "b"}]}
+    assert replace_texts(body, []) is body
 
 
 # ----------------------------------------------------------------------------- session
