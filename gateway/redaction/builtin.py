@@ -42,7 +42,10 @@ class BuiltinDetector:
         return self._scanner.engine if self._scanner is not None else "none"
 
     def detect(self, text: str) -> list[Finding]:
-        return self.detect_all((text,))[0]
+        if self._scanner is None:
+            return []
+        data = text.encode("utf-8", "surrogatepass")
+        return self._findings(text, data, self._scanner.scan(data))
 
     def detect_all(self, texts: Sequence[str]) -> list[list[Finding]]:
         """``detect`` of each text, in order, with one scan for all of them."""
