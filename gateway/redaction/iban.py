@@ -25,7 +25,7 @@ _BASE36 = str.maketrans({c: str(int(c, 36)) for c in string.ascii_letters})
 """each letter as stdnum's ISO 7064 writes it: A (or a) is 10, ..., Z is 35"""
 
 
-@functools.cache
+@functools.lru_cache(maxsize=1024)  # keyed by two-letter country codes: bounded
 def _country(code: str) -> tuple[re.Pattern[str], Callable[[str], bool] | None] | None:
     """The BBAN format and the country's own check, or ``None`` for no IBAN country."""
     found = _REGISTRY.info(code)
