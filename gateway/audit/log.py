@@ -29,6 +29,7 @@ from gateway.audit.wal import Receipt, WriteAheadLog
 log = logging.getLogger(__name__)
 
 _Pending = tuple[dict[str, Any], "asyncio.Future[Receipt]"]
+_WRITER_STOPPED = "the audit trail's writer stopped"
 
 
 def _resolve(batch: list[_Pending], receipts: list[Receipt]) -> None:
@@ -117,37 +118,57 @@ class AuditLog:
         except RuntimeError:  # the loop was closed without aclose(): nobody is waiting
             log.warning("audit: the event loop closed before the audit trail was closed")
 
-    def _gather(self) -> tuple[list[_Pending], bool]:
-        """The next batch and whether a stop was requested; empty when the segment's time is up."""
+    def _gather(self, batch: list[_Pending]) -> bool:
+        """Fill ``batch`` with the next batch; True when a stop was requested. ``batch``
+        stays empty when the segment's time is up first."""
         try:
             item = self._queue.get(timeout=self._wal.seconds_until_due())
         except queue.Empty:
-            return [], False
-        batch: list[_Pending] = []
+            return False
         limit = min(self._max_batch, self._wal.room())
         while item is not None:
             batch.append(item)
             if len(batch) >= limit:
-                return batch, False
+                return False
             try:
                 item = self._queue.get_nowait()
             except queue.Empty:
-                return batch, False
-        return batch, True
+                return False
+        return True
 
     def _run(self) -> None:
         sealed: int | None = None
+        batch: list[_Pending] = []
         try:
             stopping = False
             while not stopping:
-                batch, stopping = self._gather()
+                batch = []
+                stopping = self._gather(batch)
                 if batch:
                     self._commit(batch)
+                batch = []
                 self._seal_if_due()
             sealed = self._close()
+        except Exception:
+            log.exception("audit: the write-ahead writer stopped; appends are refused")
+            self._to_loop(_refuse, batch, AuditUnavailable(_WRITER_STOPPED))
         finally:
-            assert self._stopped is not None
-            self._to_loop(self._stopped.set_result, sealed)
+            self._to_loop(self._ended, sealed)
+
+    def _ended(self, sealed: int | None) -> None:
+        """On the loop, once the writer is gone: refuse what it will never commit."""
+        self._accepting = False
+        error = AuditUnavailable(_WRITER_STOPPED)
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if item is not None:
+                _refuse([item], error)
+        assert self._stopped is not None
+        if not self._stopped.done():
+            self._stopped.set_result(sealed)
 
     def _commit(self, batch: list[_Pending]) -> None:
         try:

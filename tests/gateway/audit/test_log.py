@@ -67,3 +67,25 @@ def test_a_loop_closed_without_aclose_does_not_break_the_writer(
     log._queue.put(None)  # aclose() needs the closed loop: stop the thread by hand
     writer.join(5)
     assert not writer.is_alive()
+
+
+async def test_appends_fail_fast_once_the_writer_thread_has_died(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    wal = write_ahead_log(tmp_path, SegmentLimits())
+    log = AuditLog(wal)
+    await log.start()
+    await log.append(event_payload(request_event(1)))
+
+    def broken() -> int:
+        raise RuntimeError("disk controller gone")
+
+    monkeypatch.setattr(wal, "room", broken)
+    with pytest.raises(AuditUnavailable, match="writer stopped"):
+        async with asyncio.timeout(5):  # refused, never left waiting
+            await log.append(event_payload(request_event(2)))
+    assert log.problem == "the audit trail is not running"
+    with pytest.raises(AuditUnavailable, match="not running"):
+        await log.append(event_payload(request_event(3)))
+    assert "writer stopped" in caplog.text
+    await log.aclose()
