@@ -125,16 +125,19 @@ class AuditLog:
             item = self._queue.get(timeout=self._wal.seconds_until_due())
         except queue.Empty:
             return False
-        limit = min(self._max_batch, self._wal.room())
-        while item is not None:
-            batch.append(item)
-            if len(batch) >= limit:
-                return False
+        if item is None:
+            return True
+        batch.append(item)
+        limit = min(self._max_batch, self._wal.room())  # once the item is held in ``batch``
+        while len(batch) < limit:
             try:
                 item = self._queue.get_nowait()
             except queue.Empty:
                 return False
-        return True
+            if item is None:
+                return True
+            batch.append(item)
+        return False
 
     def _run(self) -> None:
         sealed: int | None = None
