@@ -22,6 +22,7 @@ from gateway.audit import (
 )
 from gateway.audit.canonical import canonical, digest
 from gateway.audit.keys import raw_public
+from gateway.config import OpenAIDeployment
 
 SIGNING_ENV = "GATEHOUSE_TEST_AUDIT_SIGNING_KEY"
 
@@ -87,3 +88,13 @@ def rehash(record: dict[str, Any], prev: str) -> dict[str, Any]:
     """What a forger who knows the format but not the signing key would write."""
     body = {"event": record["event"], "prev": prev, "seq": record["seq"]}
     return {**body, "hash": digest(body)}
+
+
+DEPLOYMENT = OpenAIDeployment(
+    provider="openai",
+    base_url="https://vllm.internal/v1",
+    model="m",
+    region="eu-central-1",
+    jurisdiction="DE",
+)
+"""a deployment for events that name one"""

@@ -26,11 +26,10 @@ from gateway.audit.hook import (
     build_audit_hook,
     request_event,
 )
-from gateway.config import OpenAIDeployment
 from gateway.context import Identity, RequestContext, ResidencyDecision
 from gateway.events import Event, EventBus
 from gateway.hooks import HookServices
-from tests.gateway.audit.support import config
+from tests.gateway.audit.support import DEPLOYMENT, config
 from tests.gateway.conftest import (
     ADMIN_KEY,
     Gateway,
@@ -198,14 +197,6 @@ def test_content_is_stored_only_for_opted_in_teams(
 
 
 def test_event_from_context_uses_what_other_hooks_left() -> None:
-    deployment = OpenAIDeployment(
-        provider="openai",
-        base_url="https://vllm.internal/v1",
-        model="m",
-        region="eu-central-1",
-        jurisdiction="DE",
-    )
-
     class Usage:
         cost = Decimal("0.0042")
         currency = "EUR"
@@ -213,7 +204,7 @@ def test_event_from_context_uses_what_other_hooks_left() -> None:
     ctx = RequestContext(method="POST", path="/v1/chat/completions")
     ctx.identity = Identity(kind="oidc", subject="alice@corp", team="risk", cost_center="cc-1")
     ctx.model, ctx.op = "chat-eu", "chat"
-    ctx.deployment_id, ctx.deployment = "vllm-de", deployment
+    ctx.deployment_id, ctx.deployment = "vllm-de", DEPLOYMENT
     ctx.residency = ResidencyDecision("claim", frozenset({"DE"}), ("vllm-de",), ())
     ctx.usage = {"prompt_tokens": 7, "completion_tokens": 9}
     ctx.state[FINDINGS_KEY] = {"EMAIL_ADDRESS": 2, "IBAN_CODE": 1}

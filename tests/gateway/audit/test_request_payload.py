@@ -33,9 +33,8 @@ from gateway.audit.events import (
     rfc3339_ms,
 )
 from gateway.audit.hook import FINDINGS_KEY, USAGE_KEY, AuditHook, request_fields
-from gateway.config import OpenAIDeployment
 from gateway.context import Identity, RequestContext, ResidencyDecision
-from tests.gateway.audit.support import config, public_b64
+from tests.gateway.audit.support import DEPLOYMENT, config, public_b64
 
 
 def model_outcome(fields: dict[str, Any]) -> tuple[str, Any]:
@@ -64,14 +63,6 @@ def fast_outcome(fields: dict[str, Any]) -> tuple[str, Any]:
 
 
 # --- the contexts the hook sees ---------------------------------------------------------------
-
-DEPLOYMENT = OpenAIDeployment(
-    provider="openai",
-    base_url="https://vllm.internal/v1",
-    model="m",
-    region="eu-central-1",
-    jurisdiction="DE",
-)
 
 
 class Usage:
