@@ -154,14 +154,15 @@ class AuditLog:
             sealed = self._close()
         except Exception:
             log.exception("audit: the write-ahead writer stopped; appends are refused")
-            self._to_loop(_refuse, batch, AuditUnavailable(_WRITER_STOPPED))
         finally:
-            self._to_loop(self._ended, sealed)
+            self._to_loop(self._ended, sealed, batch)
 
-    def _ended(self, sealed: int | None) -> None:
-        """On the loop, once the writer is gone: refuse what it will never commit."""
+    def _ended(self, sealed: int | None, uncommitted: list[_Pending]) -> None:
+        """On the loop, once the writer is gone: stop accepting, and refuse what it will
+        never commit (a batch it held when it failed, and anything still queued)."""
         self._accepting = False
         error = AuditUnavailable(_WRITER_STOPPED)
+        _refuse(uncommitted, error)
         while True:
             try:
                 item = self._queue.get_nowait()
