@@ -3,6 +3,7 @@ stops working on the other within one second."""
 
 from __future__ import annotations
 
+import gc
 import os
 import signal
 import subprocess
@@ -95,18 +96,31 @@ def replicas(postgres_url: str, tmp_path: Path) -> Iterator[tuple[str, str, Fake
 
 
 def poll_until(url: str, key: str, status: int, limit: float) -> float:
-    """Seconds until ``url`` answers ``status`` for ``key`` (fails after ``limit``)."""
-    started = time.monotonic()
-    with httpx.Client(timeout=2) as client:
-        while True:
-            response = client.post(
-                f"{url}/v1/chat/completions", json=BODY, headers={"authorization": f"Bearer {key}"}
-            )
-            elapsed = time.monotonic() - started
-            if response.status_code == status:
-                return elapsed
-            assert elapsed < limit, f"still {response.status_code} after {elapsed:.2f}s"
-            time.sleep(0.02)
+    """Seconds until ``url`` answers ``status`` for ``key`` (fails after ``limit``).
+
+    The test process's own garbage collector is paused meanwhile: late in a full test run
+    its heap is large, and a full collection in this process would be timed as the
+    gateway's delay.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        started = time.monotonic()
+        with httpx.Client(timeout=2) as client:
+            while True:
+                response = client.post(
+                    f"{url}/v1/chat/completions",
+                    json=BODY,
+                    headers={"authorization": f"Bearer {key}"},
+                )
+                elapsed = time.monotonic() - started
+                if response.status_code == status:
+                    return elapsed
+                assert elapsed < limit, f"still {response.status_code} after {elapsed:.2f}s"
+                time.sleep(0.02)
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def test_revocation_on_one_replica_reaches_the_other_within_one_second(
