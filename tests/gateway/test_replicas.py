@@ -19,25 +19,11 @@ import yaml
 from tests.gateway.conftest import ADMIN_KEY
 from tests.gateway.fakes.openai import FakeOpenAI
 from tests.gateway.fakes.server import free_port, serve
+from tests.gateway.ledger.processes import wait_ready
 
 pytestmark = [pytest.mark.services, pytest.mark.slow]
 
 BODY = {"model": "chat-eu", "messages": [{"role": "user", "content": "hi"}]}
-
-
-def wait_ready(url: str, process: subprocess.Popen[bytes], deadline: float) -> None:
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(
-                f"gateway exited early: {process.stderr.read().decode() if process.stderr else ''}"
-            )
-        try:
-            if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.05)
-    raise AssertionError(f"{url} not ready in time")
 
 
 @pytest.fixture
