@@ -5,6 +5,7 @@ The same SQLAlchemy Core code runs on both; only connection set-up differs here.
 
 from __future__ import annotations
 
+import sqlite3
 from typing import Any
 
 from sqlalchemy import event
@@ -23,6 +24,28 @@ def async_url(url: str) -> str:
     return parsed.set(drivername=_ASYNC_DRIVERS[backend]).render_as_string(hide_password=False)
 
 
+class _SQLiteConnection(sqlite3.Connection):
+    """A connection that gives up its transaction, and so its locks, when it is closed.
+
+    :mod:`sqlite3` closes with ``sqlite3_close_v2``: while a statement of the connection is
+    unfinished (a cursor not yet freed, e.g. ``INSERT ... RETURNING`` whose rows were never
+    read because its caller was cancelled, after which SQLAlchemy closes the connection it
+    gave up), the connection lives on as a "zombie" that keeps its transaction open, and with
+    it the database's single write lock, for as long as that cursor stays alive. Every other
+    writer then fails with "database is locked". Rolling back first releases the lock at once;
+    closing would have discarded the uncommitted changes anyway.
+    """
+
+    def close(self) -> None:
+        try:
+            if self.in_transaction:
+                self.rollback()
+        except sqlite3.ProgrammingError:  # closed already: nothing is held
+            pass
+        finally:
+            super().close()
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")  # readers never block the single writer
@@ -34,7 +57,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 def create_engine(url: str) -> AsyncEngine:
     target = async_url(url)
     if target.startswith("sqlite"):
-        engine = create_async_engine(target)
+        engine = create_async_engine(target, connect_args={"factory": _SQLiteConnection})
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     return create_async_engine(target, pool_pre_ping=True, pool_size=5, max_overflow=5)
