@@ -1,43 +1,47 @@
-"""Upstream HTTP: one pooled aiohttp session per origin, and one exchange per attempt.
+"""Upstream HTTP: one connection pool per origin, and one exchange per attempt.
 
-The proxied exchange runs on aiohttp: on the same loopback upstream it costs about 0.2 ms of
-CPU per request where httpx's pool costs about 1.5 ms (docs/benchmarks.md). The gateway's
-own occasional calls (OIDC discovery and JWKS) keep an httpx client from
+The proxied exchange runs on :mod:`gateway.http1` (asyncio transports and the httptools
+parser): on the same loopback upstream it costs about 40 µs of CPU per request where
+aiohttp's client costs about 160 µs and httpx's pool about 1.5 ms (docs/benchmarks.md). The
+gateway's own occasional calls (OIDC discovery and JWKS) keep an httpx client from
 :meth:`ClientPool.client_for`.
 
 Timeouts are explicit and each attempt also has a total deadline: the whole exchange, or for
 a stream until the response headers arrive. ``connect`` bounds the TCP and TLS set-up,
-``pool`` + ``connect`` the wait for a pooled connection plus that set-up, ``read`` every
-silence while reading. Redirects are never followed, no proxy or ``.netrc`` is read from the
-environment, no client defaults (user agent, compression) are sent, and no cookie is kept
-(the pooled session is shared by all callers). Transport failures
-become retryable :class:`~gateway.providers.base.UpstreamError`.
+``pool`` the wait for a free pooled connection, ``read`` every silence while reading.
+Redirects are never followed, no proxy or ``.netrc`` is read from the environment, no client
+defaults (user agent, compression) are sent, and no cookie is kept (the pooled connections
+are shared by all callers). Transport failures become retryable
+:class:`~gateway.providers.base.UpstreamError`.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping
+import ssl
+from collections.abc import AsyncIterator
 
-import aiohttp
 import httpx
-from yarl import URL
 
 from gateway.config import Timeouts, UpstreamPool
+from gateway.http1 import (
+    ConnectFailed,
+    Connection,
+    Disconnected,
+    Limits,
+    OriginPool,
+    Target,
+    encode_head,
+    parse_target,
+)
 from gateway.providers.base import UpstreamError, UpstreamRequest
 
 _MAX_CACHED_URLS = 4096
-DNS_CACHE_SECONDS = 10
-_SKIPPED_DEFAULTS = frozenset({"User-Agent", "Accept", "Accept-Encoding"})
 
 
 def _origin(url: str) -> str:
     scheme, _, rest = url.partition("://")
     return f"{scheme}://{rest.split('/', 1)[0].split('?', 1)[0]}"
-
-
-def _lower(headers: Mapping[str, str]) -> dict[str, str]:
-    return {k.lower(): v for k, v in headers.items()}
 
 
 class UpstreamResponse:
@@ -47,19 +51,22 @@ class UpstreamResponse:
     :meth:`aiter_bytes` and must be closed with :meth:`aclose`.
     """
 
-    __slots__ = ("_raw", "content", "headers", "status")
+    __slots__ = ("_conn", "_pool", "content", "headers", "status")
 
     def __init__(
         self,
         status: int,
         headers: dict[str, str],
         content: bytes,
-        raw: aiohttp.ClientResponse | None = None,
+        conn: tuple[OriginPool, Connection] | None = None,
     ) -> None:
         self.status = status
         self.headers = headers
         self.content = content
-        self._raw = raw
+        self._pool: OriginPool | None = None
+        self._conn: Connection | None = None
+        if conn is not None:
+            self._pool, self._conn = conn
 
     @property
     def is_success(self) -> bool:
@@ -67,33 +74,37 @@ class UpstreamResponse:
 
     async def aiter_bytes(self) -> AsyncIterator[bytes]:
         """The body as it arrives; a broken or silent connection raises UpstreamError."""
-        if self._raw is None:
+        if self._conn is None:
             if self.content:
                 yield self.content
             return
         try:
-            async for data in self._raw.content.iter_any():
+            async for data in self._conn.chunks():
                 yield data
-        except (TimeoutError, aiohttp.ClientError) as exc:
+        except (TimeoutError, Disconnected) as exc:
             raise transport_error(exc) from None
 
     async def aclose(self) -> None:
         """Give the connection back to the pool (closed instead if the body was not read)."""
-        raw, self._raw = self._raw, None
-        if raw is not None:
-            raw.release()
+        pool, conn = self._pool, self._conn
+        self._pool = self._conn = None
+        if pool is not None and conn is not None:
+            pool.release(conn)
 
 
 class ClientPool:
-    def __init__(self, timeouts: Timeouts, pool: UpstreamPool) -> None:
+    def __init__(
+        self, timeouts: Timeouts, pool: UpstreamPool, tls: ssl.SSLContext | None = None
+    ) -> None:
         self.total = timeouts.total
-        self._pool = pool
-        self._aiohttp_timeout = aiohttp.ClientTimeout(
-            total=None,
-            connect=timeouts.pool + timeouts.connect,
-            sock_connect=timeouts.connect,
-            sock_read=timeouts.read,
+        self._limits = Limits(
+            connect=timeouts.connect,
+            pool=timeouts.pool,
+            read=timeouts.read,
+            max_connections=pool.max_connections,
+            keepalive_seconds=pool.keepalive_expiry_seconds,
         )
+        self._tls = tls
         self._httpx_timeout = httpx.Timeout(
             connect=timeouts.connect, read=timeouts.read, write=timeouts.write, pool=timeouts.pool
         )
@@ -102,39 +113,25 @@ class ClientPool:
             max_keepalive_connections=pool.max_keepalive_connections,
             keepalive_expiry=pool.keepalive_expiry_seconds,
         )
-        self._sessions: dict[str, aiohttp.ClientSession] = {}
-        self._targets: dict[str, tuple[aiohttp.ClientSession, URL]] = {}
+        self._origins: dict[tuple[str, str, int], OriginPool] = {}
+        self._targets: dict[str, Target] = {}
         self._clients: dict[str, httpx.AsyncClient] = {}
 
-    def target(self, url: str) -> tuple[aiohttp.ClientSession, URL]:
-        """The pooled session for ``url``'s origin and the parsed URL (both cached)."""
+    def target(self, url: str) -> tuple[OriginPool, Target]:
+        """The pool for ``url``'s origin and the parsed URL (both cached)."""
         target = self._targets.get(url)
         if target is None:
-            target = (self._session(_origin(url)), URL(url, encoded=False))
+            target = parse_target(url)
             if len(self._targets) < _MAX_CACHED_URLS:
                 self._targets[url] = target
-        return target
-
-    def _session(self, origin: str) -> aiohttp.ClientSession:
-        session = self._sessions.get(origin)
-        if session is None:
-            connector = aiohttp.TCPConnector(
-                limit=self._pool.max_connections,
-                limit_per_host=0,
-                keepalive_timeout=self._pool.keepalive_expiry_seconds,
-                ttl_dns_cache=DNS_CACHE_SECONDS,
+        origin = self._origins.get(target.origin)
+        if origin is None:
+            if self._tls is None and target.origin[0] == "https":
+                self._tls = ssl.create_default_context()
+            origin = self._origins[target.origin] = OriginPool(
+                target.origin, self._limits, self._tls
             )
-            session = aiohttp.ClientSession(
-                connector=connector,
-                timeout=self._aiohttp_timeout,
-                skip_auto_headers=_SKIPPED_DEFAULTS,
-                trust_env=False,
-                # one session serves every caller: a cookie an upstream sets for one
-                # caller's answer must not ride along on another caller's request
-                cookie_jar=aiohttp.DummyCookieJar(),
-            )
-            self._sessions[origin] = session
-        return session
+        return origin, target
 
     def client_for(self, url: str) -> httpx.AsyncClient:
         """An httpx client for the gateway's own calls to ``url``'s origin (OIDC, JWKS)."""
@@ -150,14 +147,14 @@ class ClientPool:
 
     async def aclose(self) -> None:
         self._targets = {}
-        sessions, self._sessions = list(self._sessions.values()), {}
+        origins, self._origins = list(self._origins.values()), {}
         clients, self._clients = list(self._clients.values()), {}
-        for session in sessions:
-            await session.close()
+        for origin in origins:
+            origin.close()
         for client in clients:
             await client.aclose()
-        if sessions:
-            await asyncio.sleep(0)  # lets the closed transports finish (aiohttp's advice)
+        if origins:
+            await asyncio.sleep(0)  # lets the closed transports report connection_lost
 
 
 def transport_error(exc: BaseException) -> UpstreamError:
@@ -167,7 +164,7 @@ def transport_error(exc: BaseException) -> UpstreamError:
             504, "the upstream did not answer in time", code="upstream_timeout", retryable=True
         )
     detail = f"{type(exc).__name__}: {exc}".rstrip(": ")
-    if isinstance(exc, aiohttp.ClientConnectorError):
+    if isinstance(exc, ConnectFailed):
         return UpstreamError(
             502, f"cannot reach the upstream: {detail}", code="upstream_unreachable", retryable=True
         )
@@ -182,23 +179,30 @@ def transport_error(exc: BaseException) -> UpstreamError:
 async def exchange(pool: ClientPool, req: UpstreamRequest, *, stream: bool) -> UpstreamResponse:
     """Send ``req``. The body is read unless ``stream`` is set and the status is 2xx, in
     which case the caller must consume and close the returned response."""
-    session, url = pool.target(req.url)
-    raw: aiohttp.ClientResponse | None = None
     try:
-        async with asyncio.timeout(pool.total):
-            raw = await session.request(
-                req.method, url, headers=req.headers, data=req.body, allow_redirects=False
-            )
-            if not stream or not 200 <= raw.status < 300:
-                content = await raw.read()
-                raw.release()
-                return UpstreamResponse(raw.status, _lower(raw.headers), content)
-    except (TimeoutError, aiohttp.ClientError) as exc:
-        if raw is not None:
-            raw.close()
+        origin, target = pool.target(req.url)
+        head = encode_head(req.method, target, req.headers, len(req.body))
+    except ValueError as exc:
+        raise UpstreamError(
+            502, f"invalid upstream request: {exc}", code="upstream_invalid"
+        ) from None
+    deadline = origin.loop.time() + pool.total
+    try:
+        conn = await origin.acquire()
+    except (TimeoutError, ConnectFailed) as exc:
         raise transport_error(exc) from None
-    except BaseException:
-        if raw is not None:
-            raw.close()
-        raise
-    return UpstreamResponse(raw.status, _lower(raw.headers), b"", raw)
+    held: Connection | None = conn
+    try:
+        conn.send(head, req.body, deadline, whole=not stream)
+        if stream:
+            await conn.head()
+            if 200 <= conn.status < 300:
+                held = None  # the streamed response releases it
+                return UpstreamResponse(conn.status, conn.headers, b"", (origin, conn))
+        content = await conn.read_all()
+        return UpstreamResponse(conn.status, conn.headers, content)
+    except (TimeoutError, Disconnected) as exc:
+        raise transport_error(exc) from None
+    finally:
+        if held is not None:
+            origin.release(held)
