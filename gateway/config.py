@@ -290,7 +290,7 @@ class UpstreamPool(_Model):
         default=50,
         ge=0,
         description="idle connections kept for OIDC discovery and JWKS (httpx); model "
-        "upstreams (aiohttp) keep up to max_connections alive",
+        "upstreams keep up to max_connections alive",
     )
     keepalive_expiry_seconds: float = Field(default=30.0, gt=0)
 
