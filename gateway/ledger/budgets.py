@@ -206,22 +206,28 @@ class BudgetSource(Protocol):
 
 
 class ConfigBudgets:
-    """The budgets written in :class:`BudgetsConfig`."""
+    """The budgets written in :class:`BudgetsConfig` (built once: the config is frozen)."""
 
     def __init__(self, config: BudgetsConfig) -> None:
-        self._config = config
+        tables: tuple[tuple[BudgetScope, dict[str, list[BudgetSpec]]], ...] = (
+            ("key", config.keys),
+            ("team", config.teams),
+            ("cost_center", config.cost_centers),
+        )
+        self._budgets: dict[tuple[BudgetScope, str], tuple[Budget, ...]] = {
+            (scope, subject): tuple(
+                Budget(scope, subject, spec.period, spec.amount) for spec in specs
+            )
+            for scope, table in tables
+            for subject, specs in table.items()
+        }
 
     def budgets_for(
         self, key_id: str, team: str | None, cost_center: str | None
     ) -> Sequence[Budget]:
-        tables: tuple[tuple[BudgetScope, dict[str, list[BudgetSpec]], str | None], ...] = (
-            ("key", self._config.keys, key_id),
-            ("team", self._config.teams, team),
-            ("cost_center", self._config.cost_centers, cost_center),
-        )
-        return [
-            Budget(scope, subject, spec.period, spec.amount)
-            for scope, table, subject in tables
-            if subject is not None
-            for spec in table.get(subject, ())
-        ]
+        found = self._budgets.get(("key", key_id), ())
+        if team is not None:
+            found += self._budgets.get(("team", team), ())
+        if cost_center is not None:
+            found += self._budgets.get(("cost_center", cost_center), ())
+        return found

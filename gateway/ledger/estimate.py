@@ -127,8 +127,10 @@ def with_output_cap(body: Mapping[str, Any], default_cap: int) -> dict[str, Any]
     ``max_tokens``. A body that already sets a cap, and an embeddings body, is returned as it
     is (not copied); otherwise a new dict is returned and ``body`` is left untouched.
     """
-    if "messages" not in body or any(
-        body.get(k) is not None for k in ("max_completion_tokens", "max_tokens")
+    if (
+        "messages" not in body
+        or body.get("max_completion_tokens") is not None
+        or body.get("max_tokens") is not None
     ):
         return body if isinstance(body, dict) else dict(body)
     return {**body, "max_completion_tokens": default_cap}

@@ -24,7 +24,6 @@ has a ``budgets`` section (a :class:`BudgetsConfig`).
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 from typing import Any
 
@@ -39,7 +38,7 @@ from gateway.ledger.budgets import BudgetsConfig
 from gateway.ledger.durable import DurableLedger
 from gateway.ledger.estimate import request_estimate, with_output_cap
 from gateway.ledger.events import ThresholdCrossed
-from gateway.ledger.pricing import Price, Usage, worst_price
+from gateway.ledger.pricing import ConfigPrice, Price, Usage, worst_price
 from gateway.ledger.reservations import BudgetEngine, Reservation, Subject, create_budget_engine
 from gateway.ledger.tasks import stop_task
 from gateway.limits.store import StoreUnavailable, redis_for
@@ -47,6 +46,8 @@ from gateway.limits.store import StoreUnavailable, redis_for
 RESERVATION_KEY = "ledger.reservation"
 USAGE_KEY = "ledger.usage"
 THRESHOLD_EVENT = "budget.threshold"
+MAX_CACHED = 4096
+"""callers and deployment prices the hook keeps converted; past that it starts afresh"""
 _log = logging.getLogger("gatehouse.ledger")
 
 
@@ -111,8 +112,12 @@ class LedgerHook(Hook):
         self.engine = engine
         self.durable = durable
         self._prices = prices
-        self._served_price = functools.lru_cache(maxsize=256)(Price.from_config)
-        """the price of a serving deployment, converted once per distinct config price"""
+        self._bytes_per_token = engine.config.prompt_bytes_per_token
+        self._default_cap = engine.config.default_max_output_tokens
+        self._served: dict[int, tuple[ConfigPrice, Price]] = {}
+        """a serving deployment's config price (by identity) and its :class:`Price`"""
+        self._subjects: dict[tuple[str, str | None, str | None], Subject] = {}
+        """the :class:`Subject` of each caller seen (built once, not per request)"""
         self._redis = redis
         self._expiry: asyncio.Task[None] | None = None
 
@@ -139,14 +144,10 @@ class LedgerHook(Hook):
         identity = ctx.identity
         if identity is None or ctx.body is None or ctx.model not in self._prices:
             return
-        subject = Subject(identity.subject, identity.team, identity.cost_center)
-        config = self.engine.config
-        prompt, cap = request_estimate(
-            ctx, config.prompt_bytes_per_token, config.default_max_output_tokens
-        )
+        prompt, cap = request_estimate(ctx, self._bytes_per_token, self._default_cap)
         ctx.state[RESERVATION_KEY] = await self.engine.reserve(
             ctx.request_id,
-            subject,
+            self._subject(identity.subject, identity.team, identity.cost_center),
             price=self._prices[ctx.model],
             prompt_tokens=prompt,
             max_output_tokens=cap,
@@ -155,7 +156,7 @@ class LedgerHook(Hook):
     async def transform_request(self, ctx: RequestContext) -> None:
         reservation = _reservation(ctx)
         if reservation is not None and reservation.holds and ctx.body is not None:
-            ctx.body = with_output_cap(ctx.body, self.engine.config.default_max_output_tokens)
+            ctx.body = with_output_cap(ctx.body, self._default_cap)
 
     async def on_complete(self, ctx: RequestContext) -> None:
         reservation = _reservation(ctx)
@@ -193,10 +194,34 @@ class LedgerHook(Hook):
             deployment=ctx.deployment_id,
             region=ctx.region,
         )
-        if settlement.event is not None:
-            ctx.state[USAGE_KEY] = settlement.event
+        event = settlement.event
+        if event is not None:
+            ctx.state[USAGE_KEY] = event
             if self.durable is not None:
-                await self.durable.record(settlement.event)
+                await self.durable.outbox.put(event)  # DurableLedger.record, one await less
+
+    def _subject(self, key_id: str, team: str | None, cost_center: str | None) -> Subject:
+        found = self._subjects.get((key_id, team, cost_center))
+        if found is None:
+            if len(self._subjects) >= MAX_CACHED:
+                self._subjects.clear()
+            found = self._subjects[(key_id, team, cost_center)] = Subject(key_id, team, cost_center)
+        return found
+
+    def _served_price(self, config_price: ConfigPrice) -> Price:
+        """The :class:`Price` of a deployment's config price, converted once per object.
+
+        Keyed by identity (hashing the config model per request costs more than the
+        conversion saves); the entry holds the object, so its id is not reused meanwhile.
+        """
+        found = self._served.get(id(config_price))
+        if found is not None and found[0] is config_price:
+            return found[1]
+        price = Price.from_config(config_price)
+        if len(self._served) >= MAX_CACHED:
+            self._served.clear()
+        self._served[id(config_price)] = (config_price, price)
+        return price
 
 
 def _reservation(ctx: RequestContext) -> Reservation | None:

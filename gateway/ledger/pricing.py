@@ -108,7 +108,7 @@ class Usage:
     cached_input_tokens: int = 0
 
     def __post_init__(self) -> None:
-        if min(self.input_tokens, self.output_tokens, self.cached_input_tokens) < 0:
+        if self.input_tokens < 0 or self.output_tokens < 0 or self.cached_input_tokens < 0:
             raise ValueError(f"token counts must be >= 0, got {self!r}")
         if self.cached_input_tokens > self.input_tokens:
             raise ValueError(
@@ -131,20 +131,30 @@ class Usage:
         return self.input_tokens + self.output_tokens
 
 
-def cost(price: Price, usage: Usage) -> Decimal:
-    """The exact cost of ``usage`` at ``price``."""
-    uncached = usage.input_tokens - usage.cached_input_tokens
+def _cost(price: Price, uncached: int, cached: int, output: int) -> Decimal:
+    cached_rate = price.cached_input_per_mtok
     total = (
         uncached * price.input_per_mtok
-        + usage.cached_input_tokens * price.cached_rate
-        + usage.output_tokens * price.output_per_mtok
+        + cached * (price.input_per_mtok if cached_rate is None else cached_rate)
+        + output * price.output_per_mtok
     )
     return total / _PER_MTOK
 
 
+def cost(price: Price, usage: Usage) -> Decimal:
+    """The exact cost of ``usage`` at ``price``."""
+    cached = usage.cached_input_tokens
+    return _cost(price, usage.input_tokens - cached, cached, usage.output_tokens)
+
+
 def worst_case_cost(price: Price, prompt_tokens: int, max_output_tokens: int) -> Decimal:
     """The most a request can cost: every prompt token uncached, every output token used."""
-    return cost(price, Usage(prompt_tokens, max_output_tokens))
+    if prompt_tokens < 0 or max_output_tokens < 0:
+        raise ValueError(
+            f"token counts must be >= 0, got prompt_tokens={prompt_tokens}, "
+            f"max_output_tokens={max_output_tokens}"
+        )
+    return _cost(price, prompt_tokens, 0, max_output_tokens)
 
 
 def to_micros(amount: Decimal) -> int:
