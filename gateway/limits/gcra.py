@@ -16,13 +16,13 @@ Times are microseconds held in IEEE doubles (exact for epoch microseconds until 
 units really admits ``burst`` back-to-back requests. The Redis Lua script in
 :mod:`gateway.limits.redis_backend` performs the same arithmetic; the Python side of that
 backend derives remaining counts and reset times from the TATs the script returns with
-:func:`evaluate`, so both backends report identically.
+:func:`advance` and :func:`decide`, so both backends report identically.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import MutableMapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -96,22 +96,76 @@ def _base(tat: float | None, now: float) -> float:
     return now if tat is None or tat < now else tat
 
 
-def _charged(charge: Charge, base: float) -> float:
-    """The TAT after ``charge`` is added to a bucket whose TAT is ``base`` (never before now)."""
-    return base + charge.cost * charge.quota.interval_us
+def advance(
+    tats: Sequence[float | None],
+    costs: Sequence[int],
+    intervals: Sequence[float],
+    tolerances: Sequence[float],
+    now: float,
+) -> tuple[list[float], bool]:
+    """Charge bucket ``i`` (TAT ``tats[i]``, None: never used) ``costs[i]`` units at ``now``.
+
+    Returns every bucket's TAT after its charge, and whether every charge fits. A refund
+    (cost < 0) never makes a bucket fuller than full: no TAT comes out before ``now``. This
+    loop is the GCRA step of every decision, on either backend (:func:`settle` is the same
+    step for corrections held in memory); it reads plain columns of equal length, so the
+    request path builds no object per quota.
+    """
+    after: list[float] = []
+    fit = True
+    for i, tat in enumerate(tats):
+        # the base is never before now: an idle bucket is full, not fuller
+        new_tat = (now if tat is None or tat < now else tat) + costs[i] * intervals[i]
+        if new_tat < now:
+            new_tat = now
+        elif new_tat - now > tolerances[i] + SLACK_US:
+            fit = False
+        after.append(new_tat)
+    return after, fit
 
 
-def _fits(charge: Charge, new_tat: float, now: float) -> bool:
-    return new_tat - now <= charge.quota.tolerance_us + SLACK_US
+def settle(
+    tats: MutableMapping[str, float],
+    keys: Sequence[str],
+    costs: Sequence[int],
+    intervals: Sequence[float],
+    now: float,
+) -> None:
+    """:func:`advance` without the check, applied in place to the TATs held in ``tats``.
+
+    For corrections, which add (cost > 0) or refund (cost < 0) units whether they fit or
+    not: the same step as :func:`advance`, written as one loop over the table because it
+    runs once per answered request.
+    """
+    for i, key in enumerate(keys):
+        tat = tats.get(key)
+        new_tat = (now if tat is None or tat < now else tat) + costs[i] * intervals[i]
+        tats[key] = now if new_tat < now else new_tat
+
+
+def standing(quota: Quota, tat: float, now: float) -> tuple[int, float]:
+    """(units still available, seconds until full) of ``quota``'s bucket whose TAT is ``tat``."""
+    ahead = tat - now
+    remaining = math.floor((quota.tolerance_us - ahead + SLACK_US) / quota.interval_us)
+    if remaining > quota.burst:
+        remaining = quota.burst
+    elif remaining < 0:
+        remaining = 0
+    return remaining, (ahead if ahead > 0.0 else 0.0) / MICROS
+
+
+def _advance_one(charge: Charge, tat: float | None, now: float) -> tuple[float, bool]:
+    quota = charge.quota
+    after, fit = advance((tat,), (charge.cost,), (quota.interval_us,), (quota.tolerance_us,), now)
+    return after[0], fit
 
 
 def _state(
-    charge: Charge, base: float, new_tat: float, allowed: bool, now: float, commit: bool
+    charge: Charge, tat: float | None, new_tat: float, allowed: bool, now: float, commit: bool
 ) -> QuotaState:
-    """:func:`evaluate`, from the base and new TAT and the verdict already computed."""
+    """:func:`evaluate`, from the TAT after the charge and the verdict already computed."""
     quota = charge.quota
-    after = new_tat if commit else base
-    remaining = math.floor((quota.tolerance_us - (after - now) + SLACK_US) / quota.interval_us)
+    remaining, reset_after = standing(quota, new_tat if commit else _base(tat, now), now)
     retry_after: float | None
     if allowed:
         retry_after = 0.0
@@ -119,14 +173,7 @@ def _state(
         retry_after = None
     else:
         retry_after = (new_tat - now - quota.tolerance_us) / MICROS
-    return QuotaState(
-        quota,
-        charge.cost,
-        allowed,
-        max(0, min(quota.burst, remaining)),
-        max(0.0, after - now) / MICROS,
-        retry_after,
-    )
+    return QuotaState(quota, charge.cost, allowed, remaining, reset_after, retry_after)
 
 
 def evaluate(charge: Charge, tat: float | None, now: float, *, commit: bool) -> QuotaState:
@@ -135,14 +182,13 @@ def evaluate(charge: Charge, tat: float | None, now: float, *, commit: bool) -> 
     ``commit`` says whether the whole request is admitted: only then do ``remaining`` and
     ``reset_after`` include this request's cost.
     """
-    base = _base(tat, now)
-    new_tat = _charged(charge, base)
-    return _state(charge, base, new_tat, _fits(charge, new_tat, now), now, commit)
+    new_tat, allowed = _advance_one(charge, tat, now)
+    return _state(charge, tat, new_tat, allowed, now, commit)
 
 
 def fits(charge: Charge, tat: float | None, now: float) -> bool:
     """Whether ``charge`` fits the bucket whose TAT is ``tat`` at ``now`` (µs)."""
-    return _fits(charge, _charged(charge, _base(tat, now)), now)
+    return _advance_one(charge, tat, now)[1]
 
 
 def adjusted(charge: Charge, tat: float | None, now: float) -> float:
@@ -150,7 +196,7 @@ def adjusted(charge: Charge, tat: float | None, now: float) -> float:
 
     A refund never makes the bucket fuller than full: the TAT never goes below ``now``.
     """
-    return max(now, _charged(charge, _base(tat, now)))
+    return _advance_one(charge, tat, now)[0]
 
 
 def _tightness(state: QuotaState) -> tuple[int, float]:
@@ -208,13 +254,13 @@ def decide(
     which runs this same arithmetic); otherwise it is computed here. Returns the decision
     and, for an admitted request, the TATs to store (those :func:`adjusted` gives).
     """
-    # per charge, computed once: (charge, base, TAT after the charge, whether it fits)
-    steps: list[tuple[Charge, float, float, bool]] = []
-    for charge, tat in zip(charges, tats, strict=True):
-        base = _base(tat, now)
-        new_tat = _charged(charge, base)
-        steps.append((charge, base, new_tat, _fits(charge, new_tat, now)))
+    steps = [_advance_one(c, tat, now) for c, tat in zip(charges, tats, strict=True)]
     if admitted is None:
-        admitted = all(ok for _, _, _, ok in steps)
-    states = tuple([_state(c, base, after, ok, now, admitted) for c, base, after, ok in steps])
-    return RateDecision(admitted, states), [max(now, after) for _, _, after, _ in steps]
+        admitted = all(ok for _, ok in steps)
+    states = tuple(
+        [
+            _state(c, tat, new_tat, ok, now, admitted)
+            for c, tat, (new_tat, ok) in zip(charges, tats, steps, strict=True)
+        ]
+    )
+    return RateDecision(admitted, states), [new_tat for new_tat, _ in steps]

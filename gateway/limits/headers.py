@@ -13,8 +13,9 @@ When a key and its team both limit a dimension, the headers describe the tighter
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
-from gateway.limits.gcra import Dimension, RateDecision
+from gateway.limits.gcra import Dimension, Quota, RateDecision, standing
 
 _NAMES: dict[Dimension, tuple[str, str, str]] = {
     dimension: (
@@ -48,16 +49,61 @@ def rate_limit_headers(decision: RateDecision) -> dict[str, str]:
     """``x-ratelimit-*`` headers for any answer; plus ``retry-after`` when refused."""
     headers: dict[str, str] = {}
     tightest = decision.tightest()
-    for dimension, (limit, remaining, reset) in _NAMES.items():
+    for dimension, names in _NAMES.items():
         state = tightest.get(dimension)
-        if state is None:
-            continue
-        headers[limit] = str(state.quota.limit)
-        headers[remaining] = str(state.remaining)
-        headers[reset] = format_duration(state.reset_after)
+        if state is not None:
+            _describe(headers, names, state.quota, state.remaining, state.reset_after)
     if not decision.allowed:
         wait = decision.retry_after
         if wait is not None:
             headers["retry-after"] = str(max(1, math.ceil(wait)))
             headers["retry-after-ms"] = str(max(1, math.ceil(wait * 1000)))
     return headers
+
+
+HeaderLayout = tuple[tuple[tuple[str, str, str], int, tuple[int, ...]], ...]
+"""per dimension with a quota, in the order sent: its header names, the index of its first
+quota and those of its other quotas"""
+
+
+def header_layout(quotas: Sequence[Quota]) -> HeaderLayout:
+    """Which of ``quotas`` compete for each dimension's headers; derived once per quota set."""
+    layout = []
+    for dimension, names in _NAMES.items():
+        members = [i for i, q in enumerate(quotas) if q.dimension == dimension]
+        if members:
+            layout.append((names, members[0], tuple(members[1:])))
+    return tuple(layout)
+
+
+def admitted_headers(
+    quotas: Sequence[Quota], layout: HeaderLayout, after: Sequence[float], now: float
+) -> dict[str, str]:
+    """:func:`rate_limit_headers` of an admitted request, from the TATs after its charges.
+
+    The same headers, without building the decision: a dimension's headers describe its
+    tightest quota, the one with least remaining, then longest reset, the first on a tie.
+    """
+    headers: dict[str, str] = {}
+    for names, tightest, others in layout:
+        left, reset_after = standing(quotas[tightest], after[tightest], now)
+        for i in others:
+            other_left, other_reset = standing(quotas[i], after[i], now)
+            if other_left < left or (other_left == left and other_reset > reset_after):
+                tightest, left, reset_after = i, other_left, other_reset
+        _describe(headers, names, quotas[tightest], left, reset_after)
+    return headers
+
+
+def _describe(
+    headers: dict[str, str],
+    names: tuple[str, str, str],
+    quota: Quota,
+    remaining: int,
+    reset_after: float,
+) -> None:
+    """Add the limit, remaining and reset headers of one dimension's tightest quota."""
+    limit, left, reset = names
+    headers[limit] = str(quota.limit)
+    headers[left] = str(remaining)
+    headers[reset] = format_duration(reset_after)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import functools
 import logging
 import math
-from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry
 from redis.asyncio import Redis
@@ -21,8 +20,9 @@ from gateway.limits.backend import LimiterBackend
 from gateway.limits.config import LimitsConfig, RateLimit
 from gateway.limits.errors import RateLimiterUnavailable, RateLimitExceeded
 from gateway.limits.gcra import Charge, Dimension, Quota, RateDecision, Scope
-from gateway.limits.headers import rate_limit_headers
+from gateway.limits.headers import admitted_headers
 from gateway.limits.memory import MemoryBackend
+from gateway.limits.plan import Acquired, Buckets, QuotaPlan
 from gateway.limits.redis_backend import RedisBackend
 from gateway.limits.store import FailOpenMeter, StoreUnavailable
 
@@ -33,18 +33,71 @@ QUOTA_CACHE_SIZE = 4096
 is dropped first"""
 
 
-@dataclass(frozen=True, slots=True)
 class Admission:
-    """A request the limiter let through, with what it was charged."""
+    """A request the limiter let through, with what it was charged.
 
-    decision: RateDecision | None
-    """None when no limit applies or the store was unreachable and limits fail open"""
-    token_charges: tuple[Charge, ...] = ()
-    failed_open: bool = False
+    The decision and the charges are derived from the backend's answer only when asked for:
+    the request path itself reads just the headers and the token correction.
+    """
+
+    __slots__ = ("_charged", "_failed_open")
+
+    def __init__(
+        self,
+        charged: tuple[QuotaPlan, int, Acquired] | None = None,
+        *,
+        failed_open: bool = False,
+    ) -> None:
+        """``charged``: the quotas, the token estimate and the backend's answer; None when
+        no limit applies or the store was unreachable and limits fail open."""
+        self._charged = charged
+        self._failed_open = failed_open
+
+    @property
+    def failed_open(self) -> bool:
+        """Served although the store was unreachable (``on_store_error: fail_open``)."""
+        return self._failed_open
+
+    @property
+    def decision(self) -> RateDecision | None:
+        """None when no limit applies or the store was unreachable and limits fail open"""
+        if self._charged is None:
+            return None
+        plan, tokens, acquired = self._charged
+        return plan.decision(tokens, acquired)
+
+    @property
+    def token_charges(self) -> tuple[Charge, ...]:
+        """The token estimate, charged to each tokens quota."""
+        if self._charged is None:
+            return ()
+        plan, tokens, _ = self._charged
+        return tuple(Charge(q, tokens) for q in plan.tokens.quotas)
 
     def headers(self) -> dict[str, str]:
         """``x-ratelimit-*`` headers for the successful answer (empty without a decision)."""
-        return rate_limit_headers(self.decision) if self.decision is not None else {}
+        if self._charged is None:
+            return {}
+        plan, _, acquired = self._charged
+        buckets = plan.buckets
+        return admitted_headers(buckets.quotas, buckets.headers, acquired.after, acquired.now)
+
+    def correction(self, actual_tokens: int) -> tuple[Buckets, list[int]] | None:
+        """The tokens quotas and the units to add to each (negative: refund) so that they are
+        charged ``actual_tokens`` instead of the estimate; None when nothing changes."""
+        if self._charged is None:
+            return None
+        plan, tokens, _ = self._charged
+        buckets = plan.tokens
+        if actual_tokens == tokens or not buckets.quotas:
+            return None
+        return buckets, [actual_tokens - tokens] * len(buckets.quotas)
+
+    def __repr__(self) -> str:
+        return (
+            f"Admission(decision={self.decision!r}, token_charges={self.token_charges!r}, "
+            f"failed_open={self._failed_open!r})"
+        )
 
 
 class RateLimiter:
@@ -65,8 +118,9 @@ class RateLimiter:
             logger=_log,
             registry=registry,
         )
+        self._enabled = config.enabled
         # the quotas of a (key, team, overrides) combination never change: built once each
-        self._unit_charges = functools.lru_cache(maxsize=QUOTA_CACHE_SIZE)(self._build_charges)
+        self._plans = functools.lru_cache(maxsize=QUOTA_CACHE_SIZE)(self._build_plan)
 
     def quotas(
         self,
@@ -77,20 +131,21 @@ class RateLimiter:
         team_limit: RateLimit | None = None,
     ) -> list[Quota]:
         """Every quota that applies; ``key_limit``/``team_limit`` override the config's."""
-        return [c.quota for c in self._unit_charges(key_id, team, key_limit, team_limit)]
+        plan = self._plans(key_id, team, key_limit, team_limit)
+        return [] if plan is None else list(plan.buckets.quotas)
 
-    def _build_charges(
+    def _build_plan(
         self,
         key_id: str,
         team: str | None,
         key_limit: RateLimit | None,
         team_limit: RateLimit | None,
-    ) -> tuple[Charge, ...]:
-        """One unit of every quota that applies (key before team, requests before tokens)."""
+    ) -> QuotaPlan | None:
+        """Every quota that applies (key before team, requests before tokens); None: none."""
         found = self._subject_quotas("key", key_id, key_limit or self._config.for_key(key_id))
         if team is not None:
             found += self._subject_quotas("team", team, team_limit or self._config.for_team(team))
-        return tuple(Charge(q, 1) for q in found)
+        return QuotaPlan.of(found) if found else None
 
     def _subject_quotas(self, scope: Scope, subject: str, limit: RateLimit) -> list[Quota]:
         dims: list[tuple[Dimension, int | None]] = [("requests", limit.rpm), ("tokens", limit.tpm)]
@@ -120,28 +175,25 @@ class RateLimiter:
         """
         if tokens < 0:
             raise ValueError(f"tokens must be >= 0, got {tokens}")
-        if not self._config.enabled:
-            return Admission(None)
-        units = self._unit_charges(key_id, team, key_limit, team_limit)
-        if not units:
-            return Admission(None)
-        # one request per requests quota (the cached unit), the token estimate per tokens quota
-        charges = [c if c.quota.dimension == "requests" else Charge(c.quota, tokens) for c in units]
+        if not self._enabled:
+            return Admission()
+        plan = self._plans(key_id, team, key_limit, team_limit)
+        if plan is None:
+            return Admission()
         try:
-            decision = await self._backend.acquire(charges)
+            acquired = await self._backend.acquire(plan.buckets, plan.costs(tokens))
         except StoreUnavailable as exc:
             return self._on_store_error("admit", exc)
-        if not decision.allowed:
-            raise RateLimitExceeded(decision)
-        token_charges = tuple(c for c in charges if c.quota.dimension == "tokens")
-        return Admission(decision, token_charges)
+        if not acquired.admitted:
+            raise RateLimitExceeded(plan.decision(tokens, acquired))
+        return Admission((plan, tokens, acquired))
 
     def _on_store_error(self, operation: str, exc: StoreUnavailable) -> Admission:
         if self._config.on_store_error == "fail_closed":
             _log.error("rate limiter store unreachable, refusing the request: %s", exc)
             raise RateLimiterUnavailable(str(exc)) from exc
         self._meter.record(operation, exc)
-        return Admission(None, failed_open=True)
+        return Admission(failed_open=True)
 
     async def record_usage(self, admission: Admission, actual_tokens: int) -> None:
         """Correct the token charge to the usage the upstream reported.
@@ -149,15 +201,11 @@ class RateLimiter:
         Never raises for an unreachable store: the request is already answered, so the
         failure is logged and counted instead.
         """
-        corrections = [
-            Charge(c.quota, actual_tokens - c.cost)
-            for c in admission.token_charges
-            if actual_tokens != c.cost
-        ]
-        if not corrections:
+        correction = admission.correction(actual_tokens)
+        if correction is None:
             return
         try:
-            await self._backend.adjust(corrections)
+            await self._backend.adjust(*correction)
         except StoreUnavailable as exc:
             self._meter.record("record_usage", exc)
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 
-from gateway.limits.gcra import MICROS, Charge, RateDecision, adjusted, decide
+from gateway.limits.gcra import MICROS, advance, settle
+from gateway.limits.plan import Acquired, Buckets
 
 _MIN_PRUNE = 1024
 
@@ -23,27 +24,21 @@ class MemoryBackend:
         self._tats: dict[str, float] = {}
         self._prune_at = _MIN_PRUNE
 
-    def _now(self) -> float:
-        return self._clock() * MICROS
+    async def acquire(self, buckets: Buckets, costs: Sequence[int]) -> Acquired:
+        now = self._clock() * MICROS
+        tats, keys = self._tats, buckets.keys
+        before = list(map(tats.get, keys))
+        after, admitted = advance(before, costs, buckets.intervals, buckets.tolerances, now)
+        if admitted:
+            tats.update(zip(keys, after, strict=True))
+            if len(tats) >= self._prune_at:
+                self._prune(now)
+        return Acquired(admitted, now, before, after)
 
-    async def acquire(self, charges: Sequence[Charge]) -> RateDecision:
-        now = self._now()
-        keys = [c.quota.storage_key for c in charges]
-        decision, new_tats = decide(charges, [self._tats.get(k) for k in keys], now)
-        if decision.allowed:
-            self._tats.update(zip(keys, new_tats, strict=True))
-            self._maybe_prune(now)
-        return decision
+    async def adjust(self, buckets: Buckets, costs: Sequence[int]) -> None:
+        settle(self._tats, buckets.keys, costs, buckets.intervals, self._clock() * MICROS)
 
-    async def adjust(self, charges: Sequence[Charge]) -> None:
-        now = self._now()
-        for charge in charges:
-            key = charge.quota.storage_key
-            self._tats[key] = adjusted(charge, self._tats.get(key), now)
-
-    def _maybe_prune(self, now: float) -> None:
-        if len(self._tats) < self._prune_at:
-            return
+    def _prune(self, now: float) -> None:
         self._tats = {k: tat for k, tat in self._tats.items() if tat > now}
         self._prune_at = max(_MIN_PRUNE, 2 * len(self._tats))
 

@@ -17,7 +17,8 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from gateway.limits.gcra import MICROS, SLACK_US, Charge, RateDecision, decide
+from gateway.limits.gcra import MICROS, SLACK_US, advance
+from gateway.limits.plan import Acquired, Buckets
 from gateway.limits.store import call_store
 
 # KEYS[i]: the TAT of quota i (µs, as text)
@@ -103,32 +104,36 @@ class RedisBackend:
         self._acquire = redis.register_script(_ACQUIRE)
         self._adjust = redis.register_script(_ADJUST)
 
-    def _keys(self, charges: Sequence[Charge]) -> list[str]:
-        return [self._prefix + c.quota.storage_key for c in charges]
+    def _keys(self, buckets: Buckets) -> list[str]:
+        return [self._prefix + k for k in buckets.keys]
 
     def _now_arg(self) -> str:
         return "" if self._clock is None else repr(self._clock() * MICROS)
 
-    async def acquire(self, charges: Sequence[Charge]) -> RateDecision:
+    async def acquire(self, buckets: Buckets, costs: Sequence[int]) -> Acquired:
         args: list[Any] = [self._now_arg(), repr(SLACK_US)]
-        for c in charges:
-            args += [repr(c.quota.interval_us), repr(c.quota.tolerance_us), c.cost]
+        for interval, tolerance, cost in zip(
+            buckets.intervals, buckets.tolerances, costs, strict=True
+        ):
+            args += [repr(interval), repr(tolerance), cost]
         reply = await call_store(
-            self._acquire(keys=self._keys(charges), args=args),
+            self._acquire(keys=self._keys(buckets), args=args),
             within=self._timeout,
             what="rate limit check",
         )
-        admitted, now, *stored = reply
-        tats = [float(s) if s else None for s in stored]
-        decision, _ = decide(charges, tats, float(now), admitted=bool(admitted))
-        return decision
+        admitted, now_text, *stored = reply
+        now = float(now_text)
+        before = [float(s) if s else None for s in stored]
+        # the script's verdict stands; the TATs after it are the same arithmetic, for reports
+        after, _ = advance(before, costs, buckets.intervals, buckets.tolerances, now)
+        return Acquired(bool(admitted), now, before, after)
 
-    async def adjust(self, charges: Sequence[Charge]) -> None:
+    async def adjust(self, buckets: Buckets, costs: Sequence[int]) -> None:
         args: list[Any] = [self._now_arg()]
-        for c in charges:
-            args += [repr(c.quota.interval_us), c.cost]
+        for interval, cost in zip(buckets.intervals, costs, strict=True):
+            args += [repr(interval), cost]
         await call_store(
-            self._adjust(keys=self._keys(charges), args=args),
+            self._adjust(keys=self._keys(buckets), args=args),
             within=self._timeout,
             what="rate limit correction",
         )

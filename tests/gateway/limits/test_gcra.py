@@ -22,9 +22,12 @@ from gateway.limits.gcra import (
     RateDecision,
     Scope,
     adjusted,
+    advance,
     decide,
     evaluate,
     fits,
+    settle,
+    standing,
 )
 
 SCOPES: tuple[Scope, ...] = ("key", "team")
@@ -160,3 +163,39 @@ def test_ties_go_to_the_first_state_as_with_min() -> None:
     assert (first.remaining, first.reset_after) == (second.remaining, second.reset_after)
     assert decision.tightest() == {"requests": first}
     assert decision.tightest()["requests"] is first
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_the_column_step_and_the_in_place_correction_equal_the_reference(seed: int) -> None:
+    rnd = random.Random(seed)
+    for _ in range(50):
+        charges, tats, now = random_case(rnd)
+        # corrections refund as well as add
+        charges = [Charge(c.quota, c.cost * rnd.choice([1, -1])) for c in charges]
+        quotas = [c.quota for c in charges]
+        costs = [c.cost for c in charges]
+        intervals = [q.interval_us for q in quotas]
+        after, fit = advance(tats, costs, intervals, [q.tolerance_us for q in quotas], now)
+        assert after == [reference_stored(c, t, now) for c, t in zip(charges, tats, strict=True)]
+        assert fit == all(
+            reference_state(c, t, now, False).allowed for c, t in zip(charges, tats, strict=True)
+        )
+        table = {q.storage_key: t for q, t in zip(quotas, tats, strict=True) if t is not None}
+        untouched = {"other:bucket": now + 5.0}
+        table.update(untouched)
+        settle(table, [q.storage_key for q in quotas], costs, intervals, now)
+        assert table == {
+            **untouched,
+            **dict(zip([q.storage_key for q in quotas], after, strict=True)),
+        }
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_standing_is_the_remaining_and_reset_of_the_reference(seed: int) -> None:
+    rnd = random.Random(seed)
+    for _ in range(50):
+        charges, tats, now = random_case(rnd)
+        for c, t in zip(charges, tats, strict=True):
+            expected = reference_state(c, t, now, True)
+            after = reference_stored(c, t, now)
+            assert standing(c.quota, after, now) == (expected.remaining, expected.reset_after)

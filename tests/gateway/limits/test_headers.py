@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
 from gateway.limits import LimitsConfig, MemoryBackend, RateLimiter, RateLimitExceeded
-from gateway.limits.headers import format_duration
+from gateway.limits.gcra import Charge, Quota, decide
+from gateway.limits.headers import (
+    admitted_headers,
+    format_duration,
+    header_layout,
+    rate_limit_headers,
+)
 from tests.gateway.limits.redis_support import FakeClock
 
 
@@ -68,3 +76,31 @@ async def test_retry_after_rounds_up_to_a_whole_second(clock: FakeClock) -> None
         await rl.admit("k1", None, 0)
     assert info.value.headers["retry-after"] == "1"
     assert info.value.headers["retry-after-ms"] == "100"
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_admitted_headers_equal_those_of_the_full_decision(seed: int) -> None:
+    """The request path derives the success headers from the TATs alone; they must be those
+    the full decision gives, ties between a key and its team included."""
+    rnd = random.Random(seed)
+    now = 1.7e15
+    for _ in range(100):
+        limits = {
+            (scope, dimension): rnd.choice([None, 1, 2, 60, 61, 1000])
+            for scope in ("key", "team")
+            for dimension in ("requests", "tokens")
+        }
+        if rnd.random() < 0.3:  # the team mirrors the key: every comparison is a tie
+            limits.update({("team", d): limits[("key", d)] for d in ("requests", "tokens")})
+        quotas = [
+            Quota(scope, "s", dimension, limit, max(1, limit * rnd.choice([1, 2]) // 2))
+            for (scope, dimension), limit in limits.items()
+            if limit is not None
+        ]
+        elapsed = rnd.choice([0.0, 1.0, 500.0])
+        tats = [rnd.choice([None, now - elapsed, now + elapsed]) for _ in quotas]
+        charges = [Charge(q, rnd.choice([0, 1]) if q.dimension == "tokens" else 1) for q in quotas]
+        decision, stored = decide(charges, tats, now, admitted=True)
+        assert admitted_headers(quotas, header_layout(quotas), stored, now) == (
+            rate_limit_headers(decision)
+        )
