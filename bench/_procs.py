@@ -221,3 +221,12 @@ def uvicorn_command(target: str, port: int, *extra: str) -> list[str]:
         "--log-level",
         "warning",
     ]
+
+
+def fake_upstream(
+    services: Services, env: Mapping[str, str], cwd: Path | None = None
+) -> contextlib.AbstractContextManager[Service]:
+    """Start the fake OpenAI upstream of :mod:`bench._fake_upstream` on a free port."""
+    port = free_port()
+    command = uvicorn_command("bench._fake_upstream:create_app", port, "--factory")
+    return services.running("upstream", command, port, env=env, probe=http_ok("/healthz"), cwd=cwd)

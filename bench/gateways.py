@@ -52,7 +52,7 @@ import yaml
 
 from bench._fake_upstream import CHAT_BODY, STREAM_BODY
 from bench._load import Request, require_wrk, ttft, wrk
-from bench._procs import Service, Services, free_port, http_ok, uvicorn_command
+from bench._procs import Service, Services, fake_upstream, free_port, http_ok
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
@@ -656,16 +656,12 @@ def main(argv: list[str] | None = None) -> int:
     with (
         tempfile.TemporaryDirectory(prefix="gatehouse-gateways-") as tmp,
         Services(Path(tmp)) as services,
+        fake_upstream(services, os.environ, cwd=ROOT) as upstream,
     ):
-        port = free_port()
-        command = uvicorn_command("bench._fake_upstream:create_app", port, "--factory")
-        with services.running(
-            "upstream", command, port, env=dict(os.environ), probe=http_ok("/healthz"), cwd=ROOT
-        ) as upstream:
-            for name in names:
-                runs.append(run_target(name, services, upstream, Path(tmp), plan))
-            direct_run = runs[0]
-            direct_run.peak_rss_mb = round(upstream.peak_rss_mb(), 1)
+        for name in names:
+            runs.append(run_target(name, services, upstream, Path(tmp), plan))
+        direct_run = runs[0]
+        direct_run.peak_rss_mb = round(upstream.peak_rss_mb(), 1)
     add_latency(runs)
     stamp = started.strftime("%Y-%m-%d")
     command_line = "python -m bench.gateways" + (" " + " ".join(argv) if argv else "")

@@ -45,7 +45,7 @@ import yaml
 
 from bench._fake_upstream import CHAT_BODY
 from bench._load import Request, WrkResult, wrk
-from bench._procs import Service, Services, free_port, http_ok, uvicorn_command
+from bench._procs import Service, Services, fake_upstream, free_port, http_ok, uvicorn_command
 from bench.gateways import gatehouse_config
 
 ADMIN_KEY = "bench-admin-key-0123456789abcdef0123"
@@ -219,11 +219,7 @@ def main(argv: list[str] | None = None) -> int:
     ):
         workdir = Path(tmp)
         env = {**os.environ, "GATEHOUSE_ADMIN_KEY": ADMIN_KEY}
-        port = free_port()
-        command = uvicorn_command("bench._fake_upstream:create_app", port, "--factory")
-        with services.running(
-            "upstream", command, port, env=env, probe=http_ok("/healthz")
-        ) as upstream:
+        with fake_upstream(services, env) as upstream:
             direct = Request(f"{upstream.url}/v1/chat/completions", {}, body)
             rows["direct to upstream"] = measure(loads, direct, upstream, args)
             for variant in variants:

@@ -30,7 +30,7 @@ import orjson
 import uvloop
 
 from bench._fake_upstream import CHAT_BODY
-from bench._procs import Services, free_port, http_ok, uvicorn_command
+from bench._procs import Services, fake_upstream
 from gateway.config import Timeouts, UpstreamPool
 from gateway.providers.base import UpstreamRequest
 from gateway.upstream import ClientPool, exchange
@@ -112,14 +112,10 @@ def main(argv: list[str] | None = None) -> int:
     with (
         tempfile.TemporaryDirectory(prefix="gatehouse-bench-") as tmp,
         Services(Path(tmp)) as services,
+        fake_upstream(services, os.environ) as upstream,
     ):
-        port = free_port()
-        command = uvicorn_command("bench._fake_upstream:create_app", port, "--factory")
-        with services.running(
-            "upstream", command, port, env=dict(os.environ), probe=http_ok("/healthz")
-        ) as upstream:
-            url = f"{upstream.url}/v1/chat/completions"
-            best = uvloop.run(measure(url, args.requests, args.rounds))
+        url = f"{upstream.url}/v1/chat/completions"
+        best = uvloop.run(measure(url, args.requests, args.rounds))
     print(f"{args.requests} sequential requests per round, best of {args.rounds}")
     print("| client | CPU µs per request | wall µs per request |")
     print("|---|---:|---:|")
