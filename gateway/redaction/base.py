@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 
-@dataclass(frozen=True, slots=True)
-class Finding:
-    """One detected value: its entity type and its ``[start, end)`` span in the text."""
+class Finding(NamedTuple):
+    """One detected value: its entity type and its ``[start, end)`` span in the text.
+
+    A named tuple rather than a frozen dataclass: one is built per value found, on the
+    request path, and a tuple is several times cheaper to build (it is just as immutable).
+    """
 
     entity: str
     start: int

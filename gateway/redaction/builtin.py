@@ -51,17 +51,25 @@ class BuiltinDetector:
         """``detect`` of each text, in order, with one scan for all of them."""
         if self._scanner is None:
             return [[] for _ in texts]
-        datas = [text.encode("utf-8", "surrogatepass") for text in texts]
-        hits = self._scanner.scan_all(datas)
-        return [self._findings(*each) for each in zip(texts, datas, hits, strict=True)]
+        # loops rather than comprehensions: on Python 3.11 a comprehension builds a function
+        # object on every call, and this runs on every request
+        datas: list[bytes] = []
+        for text in texts:
+            datas.append(text.encode("utf-8", "surrogatepass"))
+        found: list[list[Finding]] = []
+        for i, text_hits in enumerate(self._scanner.scan_all(datas)):
+            found.append(self._findings(texts[i], datas[i], text_hits) if text_hits else [])
+        return found
 
     def _findings(self, text: str, data: bytes, hits: list[Hit]) -> list[Finding]:
         if not hits:
             return []
         found: list[Finding] = []
-        claimed = (-1, -1, False)  # the last examined candidate: start, end, accepted
+        # the last examined candidate: its span, and whether it was accepted
+        c_start = c_end = -1
+        c_accepted = False
+        ordered = True  # each finding ends before the next starts: nothing to merge
         for index, start, end in hits:
-            c_start, c_end, c_accepted = claimed
             if c_start < start < c_end or (start == c_start and c_accepted):
                 continue  # inside a candidate already examined
             rule = self._rules[index]
@@ -69,9 +77,13 @@ class BuiltinDetector:
             if match is None:
                 continue
             checked = self._check(rule, data, match)
-            found.extend(checked)
-            claimed = (match.start(), match.end(), bool(checked))
-        found = merge(found, [])
+            for f in checked:
+                ordered = ordered and (not found or found[-1].end <= f.start)
+                found.append(f)
+            c_start, c_end = match.span()
+            c_accepted = bool(checked)
+        if not ordered:
+            found = merge(found, [])
         return found if len(data) == len(text) else _char_offsets(data, found)
 
     def _check(self, rule: Rule, data: bytes, match: re.Match[bytes]) -> list[Finding]:
@@ -92,13 +104,19 @@ def _confirm(rule: Rule, data: bytes, start: int, end: int) -> re.Match[bytes] |
         if match is not None or not rule.context:
             return match
         return rule.pattern.search(data, start, end + _MAX_AFTER_TRIGGER)  # after a keyword
-    for match in rule.pattern.finditer(
-        data, max(0, start - rule.lookback), end + _MAX_AFTER_TRIGGER
-    ):
+    # the first match of the window that reaches past the trigger's start; each search goes
+    # on where the previous match ended, as finditer does (these patterns never match empty)
+    position = max(0, start - rule.lookback)
+    if rule.made_of_table is not None:
+        # A match that starts before a byte no match contains ends before it, before the
+        # trigger: it would be passed over below, so the search starts after that byte.
+        position += data[position:start].translate(rule.made_of_table).rfind(0) + 1
+    while (match := rule.pattern.search(data, position, end + _MAX_AFTER_TRIGGER)) is not None:
         if match.start() >= end:
             return None
         if match.end() > start:
             return match
+        position = max(match.end(), position + 1)
     return None
 
 

@@ -14,15 +14,16 @@ from __future__ import annotations
 
 import functools
 import re
-import string
 from collections.abc import Callable
 
 from stdnum import iban, numdb
 from stdnum.util import get_cc_module
 
 _REGISTRY = numdb.get("iban")
-_BASE36 = str.maketrans({c: str(int(c, 36)) for c in string.ascii_letters})
-"""each letter as stdnum's ISO 7064 writes it: A (or a) is 10, ..., Z is 35"""
+_BASE36 = tuple(str(int(c, 36)) if c.isalnum() else c for c in map(chr, range(128)))
+"""``str.translate`` table of the ASCII characters: each letter as stdnum's ISO 7064 writes
+it (A or a is 10, ..., Z is 35), every other character as itself (a table that has every
+character is several times faster than one that has only the letters)"""
 
 
 @functools.lru_cache(maxsize=1024)  # keyed by two-letter country codes: bounded

@@ -58,12 +58,23 @@ class Rule:
     """what must not follow the value (the expression cannot say so without look-ahead)"""
     lookback: int = 0
     """0: the match starts where the trigger starts; else how far before it may start"""
+    made_of: bytes = b""
+    """with ``lookback``: a character class of every byte a match can contain; the search
+    for the match starts after the last other byte before the trigger, not ``lookback``
+    bytes before it (the tests hold the class to the pattern)"""
     context: bool = False
     """some triggers start with a keyword that names the value: the match follows it"""
     value_group: str | int = field(init=False)
+    made_of_table: bytes | None = field(init=False)
+    """``made_of`` as a ``bytes.translate`` table (its bytes to 1, the others to 0)"""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "value_group", "v" if "v" in self.pattern.groupindex else 0)
+        table = None
+        if self.lookback and self.made_of:
+            member = re.compile(self.made_of)
+            table = bytes(member.fullmatch(bytes([b])) is not None for b in range(256))
+        object.__setattr__(self, "made_of_table", table)
 
 
 def _rx(pattern: bytes) -> re.Pattern[bytes]:
@@ -140,6 +151,7 @@ RULES: tuple[Rule, ...] = (
             rb"{1,8}[A-Za-z]{2,24}\b"
         ),
         lookback=130,
+        made_of=rb"[A-Za-z0-9._%+@\x80-\xff-]",
     ),
     Rule(
         E.IBAN_CODE,
@@ -175,6 +187,7 @@ RULES: tuple[Rule, ...] = (
         validate=_ipv6,
         end_class=_rx(rb"[A-Za-z0-9_:]"),
         lookback=40,
+        made_of=rb"[0-9A-Fa-f:.]",
     ),
     Rule(
         NUMERIC,

@@ -29,6 +29,9 @@ Path = tuple[str | int, ...]
 """where a text is: the keys and list indexes from the body down to it"""
 Located = list[tuple[Path, str]]
 
+_MORE_TEXTS = frozenset({"refusal", "tool_calls", "function_call"})
+"""the fields of a message, besides ``content``, that can hold a text"""
+
 
 def request_texts(op: str, body: JSON) -> Located:
     """Every text scanned in a request body, in order, with where it is."""
@@ -43,7 +46,13 @@ def request_texts(op: str, body: JSON) -> Located:
     messages = body.get("messages")
     if isinstance(messages, list):
         for i, message in enumerate(messages):
-            _message_texts(message, ("messages", i), found)
+            if not isinstance(message, dict):
+                continue
+            content = message.get("content")
+            if isinstance(content, str) and _MORE_TEXTS.isdisjoint(message):
+                found.append((("messages", i, "content"), content))  # the usual message
+            else:
+                _message_texts(message, ("messages", i), found)
     return found
 
 
@@ -69,6 +78,8 @@ def _message_texts(message: Any, path: Path, found: Located) -> None:
             kind = part.get("type") if isinstance(part, dict) else None
             if kind in ("text", "refusal") and isinstance(part.get(kind), str):
                 found.append(((*path, "content", i, kind), part[kind]))
+    if _MORE_TEXTS.isdisjoint(message):
+        return
     refusal = message.get("refusal")
     if isinstance(refusal, str):
         found.append(((*path, "refusal"), refusal))
@@ -90,21 +101,15 @@ def replace_texts(body: JSON, replacements: Sequence[tuple[Path, str]]) -> JSON:
     copied (each once), the rest is shared, ``body`` itself is not changed."""
     if not replacements:
         return body
-    copies: set[int] = set()  # ids of the containers copied here, which may be changed
-
-    def own(container: Any) -> Any:
-        if id(container) in copies:
-            return container
-        copy = dict(container) if isinstance(container, dict) else list(container)
-        copies.add(id(copy))
-        return copy
-
-    root = own(body)
+    root: Any = dict(body)
+    copies = {id(root)}  # ids of the containers copied here, which may be changed
     for path, text in replacements:
         node = root
         for key in path[:-1]:
-            child = own(node[key])
-            node[key] = child
+            child = node[key]
+            if id(child) not in copies:
+                child = node[key] = dict(child) if isinstance(child, dict) else list(child)
+                copies.add(id(child))
             node = child
         node[path[-1]] = text
     return root  # type: ignore[no-any-return]
@@ -119,7 +124,12 @@ def map_request(op: str, body: JSON, fn: TextMap) -> JSON:
 def map_request_texts(op: str, body: JSON, fn: TextsMap) -> JSON:
     """:func:`map_request` with one call of ``fn`` for all the texts of the body."""
     located = request_texts(op, body)
-    return _mapped(body, located, fn([text for _, text in located]) if located else [])
+    if not located:
+        return body
+    texts: list[str] = []
+    for _, text in located:  # loops here, not comprehensions: one function fewer to build
+        texts.append(text)
+    return _mapped(body, located, fn(texts))
 
 
 def map_response(op: str, body: JSON, fn: TextMap) -> JSON:
@@ -129,7 +139,12 @@ def map_response(op: str, body: JSON, fn: TextMap) -> JSON:
 
 
 def _mapped(body: JSON, located: Located, texts: list[str]) -> JSON:
-    changed = [
-        (path, new) for (path, old), new in zip(located, texts, strict=True) if new is not old
-    ]
+    """``body`` with each text of ``located`` that ``texts`` replaces by another object."""
+    if len(texts) != len(located):
+        raise ValueError(f"{len(texts)} texts came back for the {len(located)} of the body")
+    changed: list[tuple[Path, str]] = []
+    for i, new in enumerate(texts):
+        path, old = located[i]
+        if new is not old:
+            changed.append((path, new))
     return replace_texts(body, changed)

@@ -18,7 +18,6 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from bisect import bisect_right
 from collections.abc import Sequence
 from typing import Any, Protocol
 
@@ -26,6 +25,9 @@ log = logging.getLogger("gateway.redaction")
 
 Hit = tuple[int, int, int]
 """(rule index, byte offsets where the trigger starts and ends)"""
+
+_Sortable = tuple[int, int, int]
+"""a hit as (start, rule index, -end): sorted as :class:`Scanner` orders hits"""
 
 SEPARATOR = b"\n"
 """joins the texts scanned in one Hyperscan call; no trigger matches it"""
@@ -74,36 +76,42 @@ class HyperscanScanner:
         self._local = threading.local()  # a scratch space per thread, as Hyperscan requires
 
     def scan(self, data: bytes) -> list[Hit]:
-        return sorted(self._hits(data), key=_order)
+        return [(rule, start, -neg_end) for start, rule, neg_end in sorted(self._hits(data))]
 
     def scan_all(self, datas: Sequence[bytes]) -> list[list[Hit]]:
-        starts: list[int] = []
-        position = 0
-        for data in datas:
-            starts.append(position)
-            position += len(data) + len(SEPARATOR)
-        per_text: list[list[Hit]] = [[] for _ in datas]
-        for rule, start, end in self._hits(SEPARATOR.join(datas)):
-            i = bisect_right(starts, start) - 1
-            offset = starts[i]
-            if end > offset + len(datas[i]):
+        per_text: list[list[Hit]] = []
+        for _ in datas:  # a loop: a comprehension would build a function on every call
+            per_text.append([])
+        hits = self._hits(SEPARATOR.join(datas))
+        if not hits:
+            return per_text
+        i = offset = 0  # the text of the hit, and where it starts in the joined data
+        text_end = len(datas[0])  # where it ends (its separator)
+        for start, rule, neg_end in sorted(hits):  # so each text's hits are sorted
+            while start > text_end:
+                i += 1
+                offset = text_end + len(SEPARATOR)
+                text_end = offset + len(datas[i])
+            if -neg_end > text_end:
                 # across a separator (no trigger matches one): it could hide a hit that
                 # starts in the next text, so each text is scanned alone
                 return [self.scan(data) for data in datas]
-            per_text[i].append((rule, start - offset, end - offset))
-        return [sorted(hits, key=_order) for hits in per_text]
+            per_text[i].append((rule, start - offset, -neg_end - offset))
+        return per_text
 
-    def _hits(self, data: bytes) -> set[Hit]:
+    def _hits(self, data: bytes) -> set[_Sortable]:
         scratch = getattr(self._local, "scratch", None)
         if scratch is None:
             scratch = self._local.scratch = self._hs.Scratch(self._db)
-        hits: set[Hit] = set()
-
-        def on_match(rule: int, start: int, end: int, flags: int, context: object) -> None:
-            hits.add((rule, start, end))
-
-        self._db.scan(data, match_event_handler=on_match, scratch=scratch)
+        hits: set[_Sortable] = set()
+        # positional: data, match_event_handler, flags, context, scratch
+        self._db.scan(data, _collect, 0, hits, scratch)
         return hits
+
+
+def _collect(rule: int, start: int, end: int, flags: int, hits: set[_Sortable]) -> None:
+    """Hyperscan's match handler; ``hits`` is the scan's context."""
+    hits.add((start, rule, -end))
 
 
 def _order(hit: Hit) -> tuple[int, int, int]:

@@ -29,14 +29,14 @@ class RequestRedaction:
         self,
         detector: Detector,
         mode: Mode,
-        *,
         reversible: bool = False,
         fail_open: bool = False,
         on_fail_open: Callable[[], None] = lambda: None,
     ) -> None:
         self.mode = mode
         self.reversible = reversible and mode == "redact"
-        self.findings: Counter[str] = Counter()
+        # an empty Counter, without Counter.__init__ (which only calls update): once per request
+        self.findings: Counter[str] = Counter.__new__(Counter)
         self.failed_open = False
         self._detector = detector
         self._fail_open = fail_open
@@ -71,23 +71,26 @@ class RequestRedaction:
         """``text`` with ``found`` replaced according to the mode (block: counted, kept)."""
         if not found:
             return text
+        findings = self.findings
         for f in found:
-            self.findings[f.entity] += 1
+            findings[f.entity] = findings.get(f.entity, 0) + 1
         if self.mode == "block":
             for f in found:
                 self._pending[f.entity] = self._pending.get(f.entity, 0) + 1
             return text
         parts: list[str] = []
         last = 0
-        for f in found:
-            value = text[f.start : f.end]
-            parts.append(text[last : f.start])
-            if self.mode == "mask":
-                parts.append(mask(f.entity, value))
-            else:
-                restorable = self.reversible and side == "request"
-                parts.append(self._vault.placeholder(f.entity, value, restorable=restorable))
-            last = f.end
+        if self.mode == "mask":
+            for f in found:
+                parts += (text[last : f.start], mask(f.entity, text[f.start : f.end]))
+                last = f.end
+        else:
+            placeholder = self._vault.placeholder
+            restorable = self.reversible and side == "request"
+            for f in found:
+                value = text[f.start : f.end]
+                parts += (text[last : f.start], placeholder(f.entity, value, restorable=restorable))
+                last = f.end
         parts.append(text[last:])
         return "".join(parts)
 
@@ -106,7 +109,12 @@ class RequestRedaction:
             except Exception:
                 found = None
             if found is not None:
-                return [self.apply(t, f, side) for t, f in zip(texts, found, strict=True)]
+                if len(found) != len(texts):
+                    raise ValueError(f"detect_all answered {len(found)} of {len(texts)} texts")
+                out: list[str] = []
+                for i, text in enumerate(texts):  # a loop: a comprehension builds a function
+                    out.append(self.apply(text, f, side) if (f := found[i]) else text)
+                return out
         return [self.scan(text, side) for text in texts]
 
     def enforce(self, side: Side = "request") -> None:
