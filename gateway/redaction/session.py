@@ -111,9 +111,10 @@ class RequestRedaction:
             if found is not None:
                 if len(found) != len(texts):
                     raise ValueError(f"detect_all answered {len(found)} of {len(texts)} texts")
-                out: list[str] = []
-                for i, text in enumerate(texts):  # a loop: a comprehension builds a function
-                    out.append(self.apply(text, f, side) if (f := found[i]) else text)
+                out = list(texts)
+                for i, text_found in enumerate(found):
+                    if text_found:
+                        out[i] = self.apply(texts[i], text_found, side)
                 return out
         return [self.scan(text, side) for text in texts]
 
