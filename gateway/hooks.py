@@ -30,7 +30,9 @@ response phase, in reverse list order
     ``on_failed(ctx, error)``
         the request failed after ``on_admitted`` succeeded (upstream failure, a hook
         refusing, a stream broken midway). Release reservations here. Exceptions raised
-        here are logged and do not hide the original error.
+        here are logged and do not hide the original error. A refusal in ``on_admitted``
+        reaches every hook listed before the refusing one (whether or not it overrides
+        ``on_admitted``: one that does not was admitted by the no-op), innermost first.
     ``on_refused(ctx, error)``
         the request was refused before ``on_admitted`` (bad credential, bad body, unknown
         or forbidden model, residency violation): nothing was reserved, but the refusal is
@@ -165,7 +167,12 @@ class HookChain:
     def __init__(self, hooks: Sequence[Hook] = ()) -> None:
         self.hooks = tuple(hooks)
         rev = self.hooks[::-1]
-        self._admitted = [h for h in self.hooks if _overrides(h, "on_admitted")]
+        admitting = [i for i, h in enumerate(self.hooks) if _overrides(h, "on_admitted")]
+        self._admitted = [self.hooks[i] for i in admitting]
+        # for each admitting hook, the hooks before it to tell if it refuses, innermost first
+        self._admitted_before = [
+            [h for h in self.hooks[:i][::-1] if _overrides(h, "on_failed")] for i in admitting
+        ]
         self._request = [h for h in self.hooks if _overrides(h, "transform_request")]
         self._response = [h for h in rev if _overrides(h, "transform_response")]
         self._chunk = [h for h in rev if _overrides(h, "transform_chunk", "finish_stream")]
@@ -203,12 +210,12 @@ class HookChain:
                 log.exception("hook %s failed to shut down", hook.name)
 
     async def admitted(self, ctx: RequestContext) -> None:
-        """Admit in order; if one refuses, the hooks already admitted get ``on_failed``."""
+        """Admit in order; if one refuses, the hooks before it get ``on_failed``."""
         for i, hook in enumerate(self._admitted):
             try:
                 await hook.on_admitted(ctx)
             except GatewayError as err:
-                await _notify(self._admitted[:i][::-1], "on_failed", ctx, err)
+                await _notify(self._admitted_before[i], "on_failed", ctx, err)
                 raise
 
     async def request(self, ctx: RequestContext) -> None:

@@ -5,7 +5,9 @@ object that is hashed and stored; times are UTC in RFC 3339 with milliseconds
 (``2025-01-31T09:15:02.123Z``) and money is a decimal string, so the canonical bytes are
 reproducible in any language. The request path, which writes one event per request, uses
 :func:`request_payload`: the same object, assembled without building the model when every
-value is already plain and valid.
+value is already plain and valid (the ``plain_*`` checks are those rules, which the audit
+hook also applies when it builds the payload straight from a request's context), and
+:class:`UnixTimeText` to format its times once per second.
 
 Nothing here ever holds a secret or a personal value: redaction findings are entity types and
 counts only (a key that is not an upper-case entity name is rejected, so a value cannot be
@@ -21,7 +23,7 @@ import re
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeGuard
 
 from pydantic import (
     AwareDatetime,
@@ -60,6 +62,32 @@ def rfc3339_ms(value: datetime) -> str:
     the microseconds); a UTC ``isoformat`` always ends in ``+00:00``, which becomes ``Z``.
     """
     return value.astimezone(UTC).isoformat(timespec="milliseconds")[:-6] + "Z"
+
+
+_MILLISECONDS = tuple(f".{ms:03d}Z" for ms in range(1000))
+"""the end of an RFC 3339 time with milliseconds, by millisecond"""
+
+
+class UnixTimeText:
+    """``rfc3339_ms(datetime.fromtimestamp(seconds, UTC))``, for Unix times that mostly come
+    in order (a trail's events): the text up to the second is formatted once per second and
+    remembered; only the milliseconds are formatted every time."""
+
+    __slots__ = ("_prefix", "_second", "_whole")
+
+    def __init__(self) -> None:
+        self._whole: int | None = None
+        self._second = -1
+        self._prefix = ""
+
+    def __call__(self, seconds: float) -> str:
+        when = datetime.fromtimestamp(seconds, UTC)
+        whole = int(seconds)
+        # two times in the same whole second of the float are less than two seconds apart,
+        # so when their seconds fields match too they are in the same second of the clock
+        if whole != self._whole or when.second != self._second:
+            self._whole, self._second, self._prefix = whole, when.second, rfc3339_ms(when)[:19]
+        return self._prefix + _MILLISECONDS[when.microsecond // 1000]
 
 
 class _Model(BaseModel):
@@ -228,25 +256,44 @@ def _residency(value: object) -> dict[str, Any]:
     return residency
 
 
+def plain_findings(value: dict[Any, Any]) -> bool:
+    """Whether the ``redaction`` dict ``value`` is plainly valid: entity names to counts."""
+    for name, count in value.items():
+        if type(name) is not str or _ENTITY_NAME.fullmatch(name) is None:
+            return False
+        if type(count) is not int or count < 0:
+            return False
+    return True
+
+
+def plain_currency(value: object) -> TypeGuard[str | None]:
+    """Whether ``value`` is plainly a valid ``currency``: ``None`` or an ISO 4217 code."""
+    return value is None or (type(value) is str and _CURRENCY.fullmatch(value) is not None)
+
+
+def plain_cost(value: object, currency: object) -> bool:
+    """Whether ``value`` is plainly a valid ``cost`` beside ``currency``: ``None``, or a
+    finite, non-negative ``Decimal`` with a currency (stored as its ``str``)."""
+    if value is None:
+        return True
+    return type(value) is Decimal and value.is_finite() and value >= 0 and currency is not None
+
+
 def _findings(value: object) -> dict[str, int]:
-    if type(value) is not dict:
+    if type(value) is not dict or not plain_findings(value):
         raise _NotPlain
-    for name in value:
-        _require(type(name) is str and _ENTITY_NAME.fullmatch(name) is not None)
-    return {name: _count(count) for name, count in value.items()}
+    return dict(value)
 
 
 def _currency(value: object) -> str | None:
-    if value is None or (type(value) is str and _CURRENCY.fullmatch(value) is not None):
+    if plain_currency(value):
         return value
     raise _NotPlain
 
 
 def _cost(value: Any, currency: str | None) -> str | None:
-    if value is None:
-        return None
-    _require(type(value) is Decimal and value.is_finite() and value >= 0 and currency is not None)
-    return str(value)
+    _require(plain_cost(value, currency))
+    return None if value is None else str(value)
 
 
 def _request_payload(fields: Mapping[str, Any]) -> dict[str, Any]:

@@ -6,11 +6,12 @@ the trail lives beside the store, and a gateway never runs unaudited.
 
 * ``on_complete`` (before the final bytes leave) appends the request's event and awaits its
   fsync; if that fails it raises :class:`~gateway.audit.errors.AuditUnavailable`, so the
-  client gets 503 ``audit_unavailable`` instead of the answer.
-* ``on_failed`` appends the failure (status and error code), ``on_refused`` a refusal before
-  admission (bad credential, unknown or forbidden model, residency violation). Overriding
-  ``on_admitted`` (as a no-op) is what makes the chain call ``on_failed`` when a hook after
-  this one refuses in ``on_admitted``.
+  client gets 503 ``audit_unavailable`` instead of the answer. The event's payload is built
+  straight from the context (:class:`RequestPayloads`), byte for byte what
+  ``request_payload(request_fields(ctx, ...))`` gives.
+* ``on_failed`` appends the failure (status and error code), including a refusal by a later
+  hook's ``on_admitted``; ``on_refused`` a refusal before admission (bad credential, unknown
+  or forbidden model, residency violation).
 * Shipping failures are published on the gateway's event bus as ``audit.ship_failed`` (the
   webhook dispatcher subscribes there).
 * Admin changes go through :meth:`AuditHook.admin_change`.
@@ -27,6 +28,7 @@ only then is :class:`ContentAuditHook` (which watches responses and stream chunk
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Mapping
 from dataclasses import asdict
@@ -41,6 +43,10 @@ from gateway.audit.events import (
     DetailValue,
     Principal,
     RequestEvent,
+    UnixTimeText,
+    plain_cost,
+    plain_currency,
+    plain_findings,
     request_payload,
 )
 from gateway.audit.shipper import ShipFailure
@@ -84,6 +90,25 @@ def residency(decision: ResidencyDecision | None) -> dict[str, str] | None:
     return {"decision": "refused", "reason": f"{reason}; the model is served in: {served}"}
 
 
+def deployment_ref(ctx: RequestContext) -> dict[str, str | None] | None:
+    """The ``deployment`` of :class:`~gateway.audit.events.RequestEvent` as a plain dict."""
+    deployment = ctx.deployment
+    if deployment is None or ctx.deployment_id is None:
+        return None
+    return {
+        "id": ctx.deployment_id,
+        "provider": deployment.provider,
+        "region": deployment.region,
+        "jurisdiction": deployment.jurisdiction,
+    }
+
+
+def _findings(ctx: RequestContext) -> dict[Any, Any]:
+    findings = ctx.state.get(FINDINGS_KEY)
+    # dict first: checking the Mapping ABC costs more than the dict it usually is
+    return dict(findings) if isinstance(findings, (dict, Mapping)) else {}
+
+
 def _tokens(usage: JSON | None) -> dict[str, Any]:
     usage = usage or {}
     prompt, completion = usage.get("prompt_tokens"), usage.get("completion_tokens")
@@ -91,6 +116,10 @@ def _tokens(usage: JSON | None) -> dict[str, Any]:
         "input": prompt if isinstance(prompt, int) else 0,
         "output": completion if isinstance(completion, int) else 0,
     }
+
+
+def _latency_ms(ctx: RequestContext) -> float:
+    return round((time.perf_counter() - ctx.started) * 1000.0, 3)
 
 
 def request_fields(
@@ -102,33 +131,115 @@ def request_fields(
 ) -> dict[str, Any]:
     """The fields of the audit event for ``ctx`` as it stands now, nested parts as plain
     dicts: what :func:`~gateway.audit.events.request_payload` and ``RequestEvent`` take."""
-    deployment = ctx.deployment
     usage = ctx.state.get(USAGE_KEY)
-    findings = ctx.state.get(FINDINGS_KEY)
     return {
         "time": datetime.fromtimestamp(ctx.received_at, UTC),
         "request_id": ctx.request_id,
         "principal": principal(ctx.identity),
         "model": ctx.model,
         "operation": ctx.op,
-        "deployment": None
-        if deployment is None or ctx.deployment_id is None
-        else {
-            "id": ctx.deployment_id,
-            "provider": deployment.provider,
-            "region": deployment.region,
-            "jurisdiction": deployment.jurisdiction,
-        },
+        "deployment": deployment_ref(ctx),
         "residency": residency(ctx.residency),
-        "redaction": dict(findings) if isinstance(findings, Mapping) else {},
+        "redaction": _findings(ctx),
         "tokens": _tokens(ctx.usage),
         "cost": getattr(usage, "cost", None),
         "currency": getattr(usage, "currency", None),
         "status": status,
         "error_code": error_code,
-        "latency_ms": round((time.perf_counter() - ctx.started) * 1000.0, 3),
+        "latency_ms": _latency_ms(ctx),
         "content": content,
     }
+
+
+def _text(value: object) -> bool:
+    return value is None or type(value) is str
+
+
+class RequestPayloads:
+    """The stored payloads of request events without content, built straight from ``ctx``.
+
+    ``payloads(ctx, status=..., error_code=...)`` is
+    ``request_payload(request_fields(ctx, status=..., error_code=...))`` made without the
+    intermediate fields: the nested parts come from the same helpers (so they have exactly the
+    model's fields), each value that could be of another type is checked against the rules of
+    ``request_payload``'s fast path, and if one is not plainly valid the event goes through
+    ``request_payload(request_fields(...))`` after all, where the model coerces or refuses it.
+    The time's text is formatted once per second (:class:`~gateway.audit.events.UnixTimeText`).
+    """
+
+    def __init__(self) -> None:
+        self._time = UnixTimeText()
+
+    def __call__(
+        self, ctx: RequestContext, *, status: int, error_code: str | None = None
+    ) -> dict[str, Any]:
+        payload = self._plain(ctx, status, error_code)
+        if payload is None:
+            payload = request_payload(request_fields(ctx, status=status, error_code=error_code))
+        return payload
+
+    def _plain(
+        self, ctx: RequestContext, status: int, error_code: str | None
+    ) -> dict[str, Any] | None:
+        """The payload, or ``None`` when a value is not plainly valid (read in the order of
+        :func:`request_fields`, so a broken context raises what it raised there)."""
+        when = self._time(ctx.received_at)
+        request_id, identity = ctx.request_id, ctx.identity
+        who = principal(identity)
+        model, operation = ctx.model, ctx.op
+        deployment = deployment_ref(ctx)
+        decision = residency(ctx.residency)
+        findings = _findings(ctx)
+        tokens = _tokens(ctx.usage)
+        usage = ctx.state.get(USAGE_KEY)
+        cost, currency = getattr(usage, "cost", None), getattr(usage, "currency", None)
+        latency = _latency_ms(ctx)
+        plain = (
+            type(request_id) is str
+            and request_id != ""
+            and (
+                identity is None
+                or (
+                    _text(identity.subject) and _text(identity.team) and _text(identity.cost_center)
+                )
+            )
+            and _text(model)
+            and _text(operation)
+            and (deployment is None or all(type(v) is str and v for v in deployment.values()))
+            and plain_findings(findings)
+            and type(tokens["input"]) is int
+            and tokens["input"] >= 0
+            and type(tokens["output"]) is int
+            and tokens["output"] >= 0
+            and plain_currency(currency)
+            and plain_cost(cost, currency)
+            and type(status) is int
+            and 100 <= status <= 599
+            and _text(error_code)
+            and type(latency) is float
+            and math.isfinite(latency)
+            and latency >= 0
+        )
+        if not plain:
+            return None
+        return {
+            "time": when,
+            "type": "request",
+            "request_id": request_id,
+            "principal": who,
+            "model": model,
+            "operation": operation,
+            "deployment": deployment,
+            "residency": decision,
+            "redaction": findings,
+            "tokens": tokens,
+            "cost": None if cost is None else str(cost),
+            "currency": currency,
+            "status": status,
+            "error_code": error_code,
+            "latency_ms": latency,
+            "content": None,
+        }
 
 
 def request_event(
@@ -139,7 +250,8 @@ def request_event(
     content: dict[str, JsonValue] | None = None,
 ) -> RequestEvent:
     """The audit event for ``ctx`` as it stands now, as the model (the hook itself writes
-    the same payload through :func:`~gateway.audit.events.request_payload`)."""
+    the same payload through :class:`RequestPayloads` or
+    :func:`~gateway.audit.events.request_payload`)."""
     return RequestEvent(
         **request_fields(ctx, status=status, error_code=error_code, content=content)
     )
@@ -152,6 +264,7 @@ class AuditHook(Hook):
 
     def __init__(self, trail: AuditTrail) -> None:
         self.trail = trail
+        self._payloads = RequestPayloads()
 
     async def startup(self) -> None:
         await self.trail.start()
@@ -163,13 +276,15 @@ class AuditHook(Hook):
         return None
 
     async def _record(self, ctx: RequestContext, status: int, code: str | None) -> Receipt:
-        fields = request_fields(ctx, status=status, error_code=code, content=self._content(ctx))
-        receipt = await self.trail.append_payload(request_payload(fields))
+        content = self._content(ctx)
+        if content is None:
+            payload = self._payloads(ctx, status=status, error_code=code)
+        else:
+            fields = request_fields(ctx, status=status, error_code=code, content=content)
+            payload = request_payload(fields)
+        receipt = await self.trail.append_payload(payload)
         ctx.state[_RECORDED] = receipt
         return receipt
-
-    async def on_admitted(self, ctx: RequestContext) -> None:
-        return None  # overridden so that refusals by later hooks reach on_failed
 
     async def on_complete(self, ctx: RequestContext) -> None:
         await self._record(ctx, ctx.status or 200, None)

@@ -2,6 +2,7 @@
 
 * :mod:`gateway.telemetry.config` - the ``telemetry:`` config section;
 * :mod:`gateway.telemetry.metrics` - the metric families, on the app's own registry;
+* :mod:`gateway.telemetry.families` - the request path's lock-free counters and histograms;
 * :mod:`gateway.telemetry.traces` - the app's tracer provider and one span per request;
 * :mod:`gateway.telemetry.endpoint` - ``GET /metrics`` and who may read it;
 * :mod:`gateway.telemetry.hook` - the hook that records every request.

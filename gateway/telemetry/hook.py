@@ -42,9 +42,6 @@ class TelemetryHook(Hook):
             # flushes queued spans; the exporter's own timeout bounds it
             await asyncio.to_thread(self.provider.shutdown)
 
-    async def on_admitted(self, ctx: RequestContext) -> None:
-        return None  # overridden so that refusals by later hooks reach on_failed
-
     async def on_complete(self, ctx: RequestContext) -> None:
         self._record(ctx, ctx.status or 200, None)
 

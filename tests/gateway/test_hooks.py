@@ -117,6 +117,45 @@ def test_a_refusal_in_on_admitted_stops_before_the_upstream(tmp_path: Path, fake
     assert log == ["first.admitted", "first.failed"]  # only what was admitted is released
 
 
+async def test_a_refusal_in_on_admitted_reaches_the_hooks_before_it_innermost_first() -> None:
+    """A hook with no ``on_admitted`` of its own was admitted by the no-op: it hears the
+    refusal too; a hook after the refusing one never does, nor one without ``on_failed``."""
+    log: list[str] = []
+
+    class Watcher(Hook):
+        def __init__(self, name: str) -> None:
+            self.name = name
+
+        async def on_failed(self, ctx: RequestContext, error: GatewayError) -> None:
+            log.append(f"{self.name}.failed:{error.code}")
+
+    class Refuser(Recorder):
+        async def on_admitted(self, ctx: RequestContext) -> None:
+            log.append(f"{self.name}.admitted")
+            raise GatewayError(429, "too many", type="rate_limit_error", code="rate_limited")
+
+    chain = HookChain(
+        [
+            Watcher("outer"),
+            Hook(),
+            Recorder("admits", log),
+            Watcher("inner"),
+            Refuser("refuser", log),
+            Watcher("after"),
+            Recorder("later", log),
+        ]
+    )
+    with pytest.raises(GatewayError, match="too many"):
+        await chain.admitted(RequestContext("POST", "/v1/chat/completions"))
+    assert log == [
+        "admits.admitted",
+        "refuser.admitted",
+        "inner.failed:rate_limited",
+        "admits.failed",
+        "outer.failed:rate_limited",
+    ]
+
+
 def test_transforms_rewrite_the_request_and_the_response(tmp_path: Path, fake: Any) -> None:
     class Redact(Hook):
         async def transform_request(self, ctx: RequestContext) -> None:
