@@ -83,7 +83,8 @@ def parse_target(url: str) -> Target:
     if port != default:
         netloc = f"{netloc}:{port}"
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    _check_header("url", path)
+    if not _FORBIDDEN.isdisjoint(path) or " " in path:
+        raise ValueError(f"upstream URL {url!r}: the path must not hold spaces, CR, LF or NUL")
     return Target((scheme, host, port), f" {path} HTTP/1.1\r\nhost: {netloc}\r\n".encode())
 
 
@@ -374,7 +375,7 @@ class OriginPool:
         except BaseException as exc:
             self._open -= 1
             self._notify(None)
-            if isinstance(exc, OSError | ssl.SSLError) and not isinstance(exc, TimeoutError):
+            if isinstance(exc, OSError) and not isinstance(exc, TimeoutError):
                 raise ConnectFailed(f"{self._host}:{self._port}: {exc}") from None
             raise
         conn.counted = True

@@ -372,3 +372,17 @@ async def test_tls_is_verified(tmp_path: Path) -> None:
     assert caught.value.code == "upstream_unreachable"
     assert "CERTIFICATE_VERIFY_FAILED" in caught.value.message
     assert len(peer.requests) == 2
+
+
+async def test_a_path_that_would_split_the_request_line_is_refused() -> None:
+    async with running(keep_alive(answer(b"ok"))) as (peer, url):
+        client = pool()
+        try:
+            request = UpstreamRequest("POST", f"{url}/v1/x y", {}, b"{}")
+            with pytest.raises(UpstreamError) as caught:
+                await exchange(client, request, stream=False)
+        finally:
+            await client.aclose()
+    assert caught.value.code == "upstream_invalid"
+    assert "/v1/x y" in caught.value.message and "path" in caught.value.message
+    assert peer.requests == []
