@@ -1,14 +1,14 @@
 """Gateway overhead: the latency and throughput the gateway adds in front of a fast upstream.
 
-    python -m bench.overhead [--seconds 10] [--connections 10] [--think-ms 5,20,50]
-                             [--hooks none,redaction+audit,all]
+    python -m bench.overhead [--seconds 5] [--rounds 3] [--connections 10]
+                             [--think-ms 5,20,50] [--hooks none,redaction+audit,all]
 
-In one run it starts, each in its own process on loopback:
+It starts, each in its own process on loopback and all at once:
 
 * the fake OpenAI upstream of :mod:`bench._fake_upstream`;
-* the gateway with one worker, built by ``create_app`` and served like ``python -m gateway``
-  (``gateway.server.for_serving``, uvloop, httptools, no access log), once per ``--hooks``
-  variant, all with the production-like config of :func:`bench.gateways.gatehouse_config`:
+* one gateway with one worker per ``--hooks`` variant, built by ``create_app`` and served
+  like ``python -m gateway`` (``gateway.server.for_serving``, uvloop, httptools, no access
+  log), all with the production-like config of :func:`bench.gateways.gatehouse_config`:
 
   * ``none``: the core request path alone (API-key auth, parsing, routing, the adapter, the
     pooled upstream client), no governance hook;
@@ -22,15 +22,22 @@ It then drives ``POST /v1/chat/completions`` with wrk (:mod:`bench._load`), dire
 the upstream and through each gateway: ``--connections`` clients back to back (the worker
 saturated: latency is then queueing, clients / throughput), and the same clients each
 pausing a random think time between requests, exponentially distributed with each mean of
-``--think-ms`` (independent clients, arrivals close to a Poisson stream). For every row it
-reports requests per second, p50 and p99 latency, the p50 latency the gateway adds (its p50
-minus the direct p50 under the same load) and the gateway's CPU time per request (from
-``/proc``). Finally, the median ``x-gatehouse-overhead-ms`` header over sequential requests.
+``--think-ms`` (independent clients, arrivals close to a Poisson stream).
+
+The machine's speed drifts by tens of percent over minutes (a shared VM), so the rows are
+measured in ``--rounds`` rounds: in each round every load runs against every target in
+turn, the targets' order rotating from round to round. The p50 latency a gateway adds is
+its p50 minus the direct upstream's p50 of the same round and load; the report gives the
+median over the rounds and each round's figure, and says in how many rounds the issue's
+target held. Requests per second, p50, p99 and the gateway's CPU time per request (from
+``/proc``) are medians over the rounds. Finally, the median ``x-gatehouse-overhead-ms``
+header over sequential requests.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import statistics
 import tempfile
@@ -140,58 +147,128 @@ def create_key(gateway: str) -> str:
     return key
 
 
-def measure(
-    loads: Sequence[Load], request: Request, service: Service, args: argparse.Namespace
-) -> list[Row]:
-    """One row per load, each with the CPU time ``service`` spent per request."""
-    wrk(request, loads[0].connections, args.warmup)
-    rows = []
-    for load in loads:
-        before = cpu_seconds(service.pid)
-        result = wrk(request, load.connections, args.seconds, think_ms=load.think_ms)
-        spent = cpu_seconds(service.pid) - before
-        rows.append(Row(load, result, spent * 1000 / max(1, result.requests)))
+def run_load(load: Load, request: Request, service: Service, seconds: float) -> Row:
+    """One wrk run of ``load`` against ``service``, with the CPU time it spent per request."""
+    before = cpu_seconds(service.pid)
+    result = wrk(request, load.connections, seconds, think_ms=load.think_ms)
+    spent = cpu_seconds(service.pid) - before
+    return Row(load, result, spent * 1000 / max(1, result.requests))
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where the load goes: the upstream itself or one gateway variant."""
+
+    name: str
+    variant: str | None
+    """``None`` for the upstream itself"""
+    request: Request
+    service: Service
+
+
+def measure_rounds(
+    targets: Sequence[Target], loads: Sequence[Load], args: argparse.Namespace
+) -> dict[tuple[str, Load], list[Row]]:
+    """``args.rounds`` rounds; in each, every load against every target in turn.
+
+    The targets take turns within each load, and their order rotates from round to round, so
+    a slow minute of the machine falls on all of them alike instead of on whichever variant
+    happened to run then."""
+    for target in targets:
+        wrk(target.request, loads[0].connections, args.warmup)
+    rows: dict[tuple[str, Load], list[Row]] = {
+        (t.name, load): [] for t in targets for load in loads
+    }
+    for index in range(args.rounds):
+        order = list(targets[index % len(targets) :]) + list(targets[: index % len(targets)])
+        for load in loads:
+            for target in order:
+                row = run_load(load, target.request, target.service, args.seconds)
+                rows[(target.name, load)].append(row)
     return rows
 
 
+def _median(values: Sequence[float]) -> float:
+    return statistics.median(values)
+
+
 def report(
-    rows: dict[str, list[Row]], reported: dict[str, float], args: argparse.Namespace
+    targets: Sequence[Target],
+    loads: Sequence[Load],
+    rows: dict[tuple[str, Load], list[Row]],
+    reported: dict[str, float],
+    args: argparse.Namespace,
 ) -> None:
     load_avg = ", ".join(f"{v:.1f}" for v in os.getloadavg())
     print(
-        f"wrk; {args.seconds:g} s per row; {os.cpu_count()} cores; "
+        f"wrk; {args.rounds} rounds of {args.seconds:g} s per row; {os.cpu_count()} cores; "
         f"load average after the run: {load_avg}"
     )
     print(
-        "| path | load | requests/s | p50 ms | p99 ms | added p50 ms | target | "
-        "CPU ms per request | errors |"
+        "| path | load | requests/s | p50 ms | p99 ms | added p50 ms | added p50, each round | "
+        "target | CPU ms per request | errors |"
     )
-    print("|---|---|---:|---:|---:|---:|---|---:|---:|")
-    direct = rows["direct to upstream"]
-    for name, variant_rows in rows.items():
-        variant = name.removeprefix("gateway, hooks: ")
-        for row, base in zip(variant_rows, direct, strict=True):
-            added = target = ""
-            if variant_rows is not direct:
-                gap = row.result.p50_ms - base.result.p50_ms
-                added = f"{gap:.2f}"
-                limit = TARGETS_MS.get(variant)
+    print("|---|---|---:|---:|---:|---:|---|---|---:|---:|")
+    direct = targets[0].name
+    for target in targets:
+        for load in loads:
+            runs = rows[(target.name, load)]
+            added = each = verdict = ""
+            if target.variant is not None:
+                gaps = [
+                    r.result.p50_ms - d.result.p50_ms
+                    for r, d in zip(runs, rows[(direct, load)], strict=True)
+                ]
+                added = f"{_median(gaps):.2f}"
+                each = " / ".join(f"{g:.2f}" for g in gaps)
+                limit = TARGETS_MS.get(target.variant)
                 if limit is not None:
-                    target = f"< {limit:g} ms: {'met' if gap < limit else '**not met**'}"
-            r = row.result
+                    met = sum(g < limit for g in gaps)
+                    word = "met" if _median(gaps) < limit else "**not met**"
+                    verdict = f"< {limit:g} ms: {word} ({met} of {len(gaps)} rounds)"
             print(
-                f"| {name} | {row.load.describe()} | {r.rps:,.0f} | {r.p50_ms:.2f} | "
-                f"{r.p99_ms:.2f} | {added} | {target} | {row.cpu_ms:.3f} | {r.errors} |"
+                f"| {target.name} | {load.describe()} "
+                f"| {_median([r.result.rps for r in runs]):,.0f} "
+                f"| {_median([r.result.p50_ms for r in runs]):.2f} "
+                f"| {_median([r.result.p99_ms for r in runs]):.2f} | {added} | {each} "
+                f"| {verdict} | {_median([r.cpu_ms for r in runs]):.3f} "
+                f"| {sum(r.result.errors for r in runs)} |"
             )
     for name, value in reported.items():
         print(f"{name}: median x-gatehouse-overhead-ms over sequential requests: {value:.3f}")
+
+
+def start_gateway(
+    services: Services, stack: contextlib.ExitStack, upstream: Service, workdir: Path, variant: str
+) -> Target:
+    """Start the gateway of ``variant`` (stopped when ``stack`` closes) and create its key."""
+    config = gateway_config(upstream.url, workdir, variant)
+    env = {
+        **os.environ,
+        "GATEHOUSE_ADMIN_KEY": ADMIN_KEY,
+        CONFIG_ENV: str(config),
+        HOOKS_ENV: variant,
+    }
+    port = free_port()
+    command = uvicorn_command("bench.overhead:gateway_app", port, "--factory")
+    gateway = stack.enter_context(
+        services.running(f"gateway-{variant}", command, port, env=env, probe=http_ok("/healthz"))
+    )
+    key = create_key(gateway.url)
+    request = Request(
+        f"{gateway.url}/v1/chat/completions",
+        {"Authorization": f"Bearer {key}"},
+        orjson.dumps(CHAT_BODY),
+    )
+    return Target(f"gateway, hooks: {variant}", variant, request, gateway)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m bench.overhead", description=__doc__.split("\n")[0]
     )
-    parser.add_argument("--seconds", type=float, default=10.0, help="per measurement (default 10)")
+    parser.add_argument("--seconds", type=float, default=5.0, help="per row and round (default 5)")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of every row (default 3)")
     parser.add_argument("--warmup", type=float, default=2.0, help="before each path")
     parser.add_argument("--connections", type=int, default=10, help="concurrent clients")
     parser.add_argument(
@@ -203,6 +280,8 @@ def main(argv: list[str] | None = None) -> int:
         "--hooks", default=",".join(VARIANTS), help=f"variants, of: {', '.join(VARIANTS)}"
     )
     args = parser.parse_args(argv)
+    if args.rounds < 1:
+        parser.error(f"--rounds: {args.rounds}; expected 1 or more")
     variants = [v for v in args.hooks.split(",") if v]
     unknown = [v for v in variants if v not in VARIANTS]
     if unknown:
@@ -210,36 +289,20 @@ def main(argv: list[str] | None = None) -> int:
     loads = [Load(args.connections)] + [
         Load(args.connections, float(t)) for t in args.think_ms.split(",") if t
     ]
-    body = orjson.dumps(CHAT_BODY)
-    rows: dict[str, list[Row]] = {}
-    reported: dict[str, float] = {}
     with (
         tempfile.TemporaryDirectory(prefix="gatehouse-bench-") as tmp,
         Services(Path(tmp)) as services,
+        contextlib.ExitStack() as stack,
     ):
         workdir = Path(tmp)
         env = {**os.environ, "GATEHOUSE_ADMIN_KEY": ADMIN_KEY}
-        with fake_upstream(services, env) as upstream:
-            direct = Request(f"{upstream.url}/v1/chat/completions", {}, body)
-            rows["direct to upstream"] = measure(loads, direct, upstream, args)
-            for variant in variants:
-                config = gateway_config(upstream.url, workdir, variant)
-                variant_env = {**env, CONFIG_ENV: str(config), HOOKS_ENV: variant}
-                port = free_port()
-                command = uvicorn_command("bench.overhead:gateway_app", port, "--factory")
-                with services.running(
-                    f"gateway-{variant}", command, port, env=variant_env, probe=http_ok("/healthz")
-                ) as gateway:
-                    key = create_key(gateway.url)
-                    request = Request(
-                        f"{gateway.url}/v1/chat/completions",
-                        {"Authorization": f"Bearer {key}"},
-                        body,
-                    )
-                    name = f"gateway, hooks: {variant}"
-                    rows[name] = measure(loads, request, gateway, args)
-                    reported[name] = self_reported(request)
-    report(rows, reported, args)
+        upstream = stack.enter_context(fake_upstream(services, env))
+        direct = Request(f"{upstream.url}/v1/chat/completions", {}, orjson.dumps(CHAT_BODY))
+        targets = [Target("direct to upstream", None, direct, upstream)]
+        targets += [start_gateway(services, stack, upstream, workdir, v) for v in variants]
+        rows = measure_rounds(targets, loads, args)
+        reported = {t.name: self_reported(t.request) for t in targets[1:]}
+    report(targets, loads, rows, reported, args)
     return 0
 
 
