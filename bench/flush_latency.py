@@ -9,13 +9,16 @@ flushes it ``--samples`` times per gap, pausing the gap between flushes in two w
 
 * ``sleep``: the thread sleeps, so the CPU (a VM's virtual CPU) can go idle, as the
   gateway's threads do between paced requests;
-* ``spin``: the thread busy-waits, so the CPU stays awake and only the device is idle.
+* ``spin``: the thread busy-waits, so the CPU stays awake and only the device is idle;
+
+and, for comparison, bursts of flushes back to back (gap 0), as under load.
 
 Every sample takes one flush of each gap and pause in a shuffled order, so a slow minute
-of a shared machine falls on all rows alike. The difference between the two pauses is the time the machine takes to wake up for the flush's
-completion; the difference between a gap and no gap with ``spin`` is the device's own. Both
-are properties of the machine, not of the gateway, and they bound what "no answer before its
-event is durable" costs at low load there. ``--dir`` must be on the disk the trail uses.
+of a shared machine falls on all rows alike. The difference between the two pauses is the
+time the machine takes to wake up for the flush's completion; the difference between a gap
+with ``spin`` and the bursts is the device's own. Both are properties of the machine, not of
+the gateway, and they bound what "no answer before its event is durable" costs at low load
+there. ``--dir`` must be on the disk the trail uses.
 """
 
 from __future__ import annotations
@@ -40,6 +43,9 @@ def _spin(seconds: float) -> None:
 Case = tuple[float, str]
 """(idle gap in seconds, pause: ``none``, ``sleep`` or ``spin``)"""
 
+BURST = 20
+"""flushes measured per sample of the back-to-back case"""
+
 PAUSES: dict[str, Callable[[float], None]] = {"sleep": time.sleep, "spin": _spin}
 
 
@@ -62,9 +68,10 @@ def flush_times(fd: int, cases: Sequence[Case], samples: int, seed: int) -> dict
             gap, pause = case
             if gap:
                 PAUSES[pause](gap)
-            else:
-                flush_once(fd)  # back to back: right after another flush
-            times[case].append(flush_once(fd))
+                times[case].append(flush_once(fd))
+            else:  # back to back: a burst, its first flush (after the previous case) left out
+                flush_once(fd)
+                times[case] += [flush_once(fd) for _ in range(BURST)]
     return {case: sorted(values) for case, values in times.items()}
 
 
