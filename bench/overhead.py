@@ -16,7 +16,9 @@ It starts, each in its own process on loopback and all at once:
     hook (each event durable in the write-ahead file before the answer leaves);
   * ``all``: every hook of ``gateway.hooks.HOOK_FACTORIES``: audit, redaction, rate limits
     (key and team), the ledger with a team budget (reserve, settle, usage outbox to SQLite),
-    telemetry and webhooks.
+    telemetry and webhooks;
+  * ``audit``, ``ledger``, ``limits``, ``redaction``, ``telemetry``, ``webhooks``: that one
+    hook alone (not measured unless asked for), to tell the hooks' costs apart.
 
 It then drives ``POST /v1/chat/completions`` with wrk (:mod:`bench._load`), directly against
 the upstream and through each gateway: ``--connections`` clients back to back (the worker
@@ -54,19 +56,24 @@ from bench._fake_upstream import CHAT_BODY
 from bench._load import Request, WrkResult, wrk
 from bench._procs import Service, Services, fake_upstream, free_port, http_ok, uvicorn_command
 from bench.gateways import gatehouse_config
+from gateway.hooks import HOOK_FACTORIES
 
 ADMIN_KEY = "bench-admin-key-0123456789abcdef0123"
 CONFIG_ENV = "BENCH_GATEWAY_CONFIG"
 HOOKS_ENV = "BENCH_GATEWAY_HOOKS"
 PROC = Path("/proc")
+AUDIT_HOOK = "gateway.audit.hook:build_audit_hook"
+REDACTION_HOOK = "gateway.redaction.hook:build_redaction_hook"
 VARIANTS: dict[str, tuple[str, ...] | None] = {
     "none": (),
-    "redaction+audit": (
-        "gateway.audit.hook:build_audit_hook",
-        "gateway.redaction.hook:build_redaction_hook",
-    ),
+    "redaction+audit": (AUDIT_HOOK, REDACTION_HOOK),
     "all": None,  # gateway.hooks.HOOK_FACTORIES
+    # one hook alone, to tell the hooks' costs apart
+    **{ref.split(".")[1]: (ref,) for ref in HOOK_FACTORIES},
 }
+"""``--hooks`` variants: which hook factories the gateway is built with"""
+ISSUE_VARIANTS = ("none", "redaction+audit", "all")
+"""the variants the gateway issues set targets for, measured by default"""
 TARGETS_MS = {"none": 1.0, "redaction+audit": 1.5, "all": 1.5}
 """the issues' targets for the p50 added latency at 10 concurrent clients"""
 
@@ -76,7 +83,6 @@ def gateway_app() -> Any:
     variant named by ``$BENCH_GATEWAY_HOOKS`` (see :data:`VARIANTS`)."""
     from gateway.app import create_app
     from gateway.config import load_config
-    from gateway.hooks import HOOK_FACTORIES
     from gateway.server import for_serving
 
     factories = VARIANTS[os.environ[HOOKS_ENV]]
@@ -277,7 +283,9 @@ def main(argv: list[str] | None = None) -> int:
         help="mean think times to measure besides back to back, comma-separated ('' : none)",
     )
     parser.add_argument(
-        "--hooks", default=",".join(VARIANTS), help=f"variants, of: {', '.join(VARIANTS)}"
+        "--hooks",
+        default=",".join(ISSUE_VARIANTS),
+        help=f"variants, of: {', '.join(VARIANTS)} (default: {', '.join(ISSUE_VARIANTS)})",
     )
     args = parser.parse_args(argv)
     if args.rounds < 1:

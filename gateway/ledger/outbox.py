@@ -1,9 +1,9 @@
 """The usage outbox: settled usage events leave the request path through a bounded queue.
 
 :meth:`UsageOutbox.put` only appends to an in-process queue; a background task writes what is
-pending every ``flush_interval_seconds``, or at once when a full batch is waiting, with one
-multi-row INSERT per batch (:meth:`gateway.ledger.usage_log.UsageLog.write`). The hot path
-therefore never waits for the database and never updates a shared row.
+pending every ``flush_interval_seconds``, or at once when a full batch is waiting, in one
+transaction of a few multi-row INSERTs (:meth:`gateway.ledger.usage_log.UsageLog.write`). The
+hot path therefore never waits for the database and never updates a shared row.
 
 Nothing is dropped silently:
 

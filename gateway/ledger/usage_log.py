@@ -7,6 +7,13 @@ retry) never counts it twice, and the rows returned are the new ones. The statem
 once and executed with the batch's parameter list: SQLAlchemy compiles it once, caches it, and
 sends the batch as multi-row ``VALUES`` ("insertmanyvalues"), instead of compiling a new
 statement for every batch size.
+
+A multi-row ``VALUES`` of n rows is its own SQL text, and the drivers keep a prepared
+statement per text and connection (:mod:`sqlite3` up to 128, asyncpg up to 100): batches of
+every size between 1 and 1,000 once grew a loaded worker by hundreds of megabytes of
+prepared 13-column inserts. So a batch is sent in pages whose sizes are powers of two, at
+most :data:`MAX_PAGE` rows (437 rows: 256 + 128 + 32 + 16 + 4 + 1), in one transaction: the
+store only ever sees ten statement texts.
 :meth:`UsageLog.totals` sums events per group over a time range: the spend report, the
 chargeback and the start-up re-seeding of budget counters all read it.
 """
@@ -33,6 +40,22 @@ _COLUMNS: Mapping[Dimension, str] = {
     "key": "key_id",
     "model": "model",
 }
+
+
+MAX_PAGE = 512
+"""the largest page of rows sent as one statement (a power of two)"""
+
+
+def pages(count: int) -> list[tuple[int, int]]:
+    """``(start, end)`` slices covering ``count`` rows, each a power of two of at most
+    :data:`MAX_PAGE` rows, largest first."""
+    slices: list[tuple[int, int]] = []
+    start = 0
+    while start < count:
+        size = min(MAX_PAGE, 1 << ((count - start).bit_length() - 1))
+        slices.append((start, start + size))
+        start += size
+    return slices
 
 
 def utc(value: datetime) -> datetime:
@@ -86,9 +109,13 @@ class UsageLog:
         """Insert ``events`` in one transaction; returns how many were new."""
         if not events:
             return 0
+        rows = [_row(e) for e in events]
+        written = 0
         async with self._engine.begin() as conn:
-            result = await conn.execute(self._insert, [_row(e) for e in events])
-            return len(result.all())
+            for start, end in pages(len(rows)):
+                result = await conn.execute(self._insert, rows[start:end])
+                written += len(result.all())
+        return written
 
     async def totals(
         self,

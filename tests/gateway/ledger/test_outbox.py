@@ -8,31 +8,19 @@ from collections.abc import Sequence
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
 from prometheus_client import CollectorRegistry
 
 from gateway.ledger.budgets import UsageOutboxConfig
 from gateway.ledger.events import UsageEvent
 from gateway.ledger.outbox import UsageOutbox
-from gateway.ledger.usage_log import UsageLog
+from gateway.ledger.usage_log import UsageLog, pages
 from gateway.store import Store
+from tests.gateway.ledger.sql_support import count_inserts
 from tests.gateway.ledger.test_usage_log import event
 
 
 def outbox_config(**overrides: Any) -> UsageOutboxConfig:
     return UsageOutboxConfig.model_validate({"flush_interval_seconds": 0.05, **overrides})
-
-
-def count_inserts(store: Store) -> list[str]:
-    """Every INSERT into usage_events the engine sends, recorded as it happens."""
-    seen: list[str] = []
-
-    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        if statement.lstrip().upper().startswith("INSERT INTO USAGE_EVENTS"):
-            seen.append(statement)
-
-    sa.event.listen(store.engine.sync_engine, "before_cursor_execute", record)
-    return seen
 
 
 async def until(predicate: Any, within: float = 5.0) -> None:
@@ -62,7 +50,7 @@ def sample(registry: CollectorRegistry, name: str) -> float:
     return 0.0 if value is None else value
 
 
-async def test_events_are_written_in_batches_of_one_insert_each(migrated_store: Store) -> None:
+async def test_events_are_written_in_batches_of_a_few_inserts_each(migrated_store: Store) -> None:
     inserts = count_inserts(migrated_store)
     log = UsageLog(migrated_store.engine)
     outbox = UsageOutbox(log, outbox_config(batch_size=500, flush_interval_seconds=5))
@@ -70,9 +58,10 @@ async def test_events_are_written_in_batches_of_one_insert_each(migrated_store: 
     try:
         for i in range(1000):
             await outbox.put(event(f"r{i}"))
-        # two full batches go at once, without waiting for the 5 s interval
+        # two full batches go at once, without waiting for the 5 s interval, each in the
+        # power-of-two pages of UsageLog.write (500 rows: 256 + 128 + 64 + 32 + 16 + 4)
         await until(lambda: outbox.pending == 0, within=3)
-        assert len(inserts) == 2
+        assert len(inserts) == 2 * len(pages(500)) == 12
         assert await log.count() == 1000
     finally:
         await outbox.aclose()
@@ -87,7 +76,7 @@ async def test_a_partial_batch_is_written_after_the_interval(migrated_store: Sto
             await outbox.put(event(f"r{i}"))
         assert outbox.pending == 3  # put never writes
         await until(lambda: outbox.pending == 0)
-        assert len(inserts) == 1
+        assert len(inserts) == len(pages(3)) == 2  # one flush: pages of 2 and 1
     finally:
         await outbox.aclose()
 

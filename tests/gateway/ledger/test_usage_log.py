@@ -16,9 +16,10 @@ from gateway.ledger import Price, Usage
 from gateway.ledger.events import UsageEvent
 from gateway.ledger.pricing import cost
 from gateway.ledger.tables import usage_events
-from gateway.ledger.usage_log import UsageLog
+from gateway.ledger.usage_log import MAX_PAGE, UsageLog, pages
 from gateway.store import Store
 from gateway.store.migrate import SCRIPT_LOCATION
+from tests.gateway.ledger.sql_support import count_inserts
 
 T0 = datetime(2026, 11, 3, 9, 30, tzinfo=UTC)
 
@@ -120,3 +121,31 @@ async def test_a_naive_time_is_refused(tmp_path: Path) -> None:
 async def test_a_cost_finer_than_the_stored_resolution_is_refused(migrated_store: Store) -> None:
     with pytest.raises(ValueError, match="cannot be stored exactly"):
         await UsageLog(migrated_store.engine).write([event("x", cost=Decimal("0.0000000000001"))])
+
+
+def test_pages_are_powers_of_two_that_cover_the_batch_in_order() -> None:
+    for count in range(0, 2100):
+        slices = pages(count)
+        covered = 0
+        for start, end in slices:
+            assert start == covered, (count, slices)
+            covered = end
+        assert covered == count
+        for start, end in slices:
+            size = end - start
+            assert size <= MAX_PAGE and size & (size - 1) == 0, (count, slices)
+
+
+async def test_batches_of_any_size_reach_the_store_as_few_statement_texts(
+    migrated_store: Store,
+) -> None:
+    # Each distinct SQL text is a prepared statement the driver keeps per connection; one text
+    # per batch size made a loaded worker grow by hundreds of megabytes.
+    inserts = count_inserts(migrated_store)
+    log = UsageLog(migrated_store.engine)
+    written = 0
+    for size in range(1, 64):
+        written += await log.write([event(f"b{size}-{i}") for i in range(size)])
+    assert written == sum(range(1, 64)) == await log.count()
+    texts = set(inserts)
+    assert len(texts) <= 6, f"{len(texts)} statement texts for 63 batch sizes"
