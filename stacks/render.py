@@ -256,6 +256,7 @@ def _render(
 ) -> Rendering:
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
+    SETTINGS.outputs.clear()  # tasks of an earlier render's loop can never finish in this one
     try:
         mocks = _Mocks(computed)
         monitor = _RecordingMonitor(mocks, on_resource)
@@ -283,10 +284,18 @@ def _render(
 
 
 def _drain(loop: asyncio.AbstractEventLoop) -> None:
-    """Cancel what a failed program left running, so the next render starts clean."""
+    """Cancel what a failed program left running, so the next render starts clean.
+
+    The mock runtime registers resources on the loop's default executor. Its threads are
+    joined here, before the loop closes: a registration still finishing in one of them could
+    otherwise add an output task of this loop to ``SETTINGS.outputs`` after it was cleared,
+    and the next render's ``wait_for_rpcs`` would wait for that task forever (it belongs to
+    a closed loop).
+    """
     pending = asyncio.all_tasks(loop)
     for task in pending:
         task.cancel()
     if pending:
         loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+    loop.run_until_complete(loop.shutdown_default_executor())
     SETTINGS.outputs.clear()
