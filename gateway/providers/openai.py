@@ -45,32 +45,49 @@ def decode_object(body: bytes, provider: str) -> JSON:
 
 
 class OpenAIStreamTranslator:
-    """SSE ``data:`` lines of ``chat.completion.chunk`` objects, ended by ``[DONE]``."""
+    """SSE ``data:`` lines of ``chat.completion.chunk`` objects, ended by ``[DONE]``.
 
-    __slots__ = ("_alias", "_done", "_provider", "_sse")
+    An error event (or a chunk that is not a JSON object) arriving in the same read as good
+    chunks does not discard them: as in :class:`~gateway.providers.openai_shapes.ChunkStream`,
+    the chunks decoded before it are returned first, and the error is raised by the next
+    ``feed`` or by ``close``.
+    """
+
+    __slots__ = ("_alias", "_done", "_failure", "_provider", "_sse")
 
     def __init__(self, alias: str, provider: str) -> None:
         self._alias = alias
         self._provider = provider
         self._sse = SSEDecoder()
         self._done = False
+        self._failure: UpstreamError | None = None
 
     def feed(self, data: bytes) -> list[JSON]:
+        if self._failure is not None:
+            raise self._failure
         chunks: list[JSON] = []
-        for event in self._sse.feed(data):
-            if event.data == "[DONE]":
-                self._done = True
-                continue
-            chunk = decode_object(event.data.encode(), self._provider)
-            error = chunk.get("error")
-            if error is not None:
-                raise openai_style_error(502, {}, orjson.dumps({"error": error}), self._provider)
-            if "model" in chunk:
-                chunk["model"] = self._alias
-            chunks.append(chunk)
+        try:
+            for event in self._sse.feed(data):
+                if event.data == "[DONE]":
+                    self._done = True
+                    continue
+                chunk = decode_object(event.data.encode(), self._provider)
+                error = chunk.get("error")
+                if error is not None:
+                    body = orjson.dumps({"error": error})
+                    raise openai_style_error(502, {}, body, self._provider)
+                if "model" in chunk:
+                    chunk["model"] = self._alias
+                chunks.append(chunk)
+        except UpstreamError as exc:
+            self._failure = exc
+            if not chunks:
+                raise
         return chunks
 
     def close(self) -> list[JSON]:
+        if self._failure is not None:
+            raise self._failure
         if not self._done:
             raise UpstreamError(
                 502,

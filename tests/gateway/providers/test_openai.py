@@ -54,13 +54,28 @@ def test_error_event_raises_with_the_upstream_message() -> None:
     translator = OpenAIStreamTranslator("chat-eu", "openai")
     event = b'data: {"error": {"message": "model overloaded", "type": "server_error"}}\n\n'
     with pytest.raises(UpstreamError) as caught:
-        translator.feed(chunk(0) + event)
+        translator.feed(event)
+    assert caught.value.message == "model overloaded"
+
+
+@pytest.mark.parametrize("end", ["feed", "close"])
+def test_chunks_read_together_with_an_error_event_are_delivered_before_it(end: str) -> None:
+    translator = OpenAIStreamTranslator("chat-eu", "openai")
+    event = b'data: {"error": {"message": "model overloaded", "type": "server_error"}}\n\n'
+    out = translator.feed(chunk(0) + chunk(1) + event)
+    assert [c["choices"][0]["delta"]["content"] for c in out] == ["w0é", "w1é"]
+    with pytest.raises(UpstreamError) as caught:
+        translator.feed(chunk(2)) if end == "feed" else translator.close()
     assert caught.value.message == "model overloaded"
 
 
 def test_malformed_chunk_raises() -> None:
     with pytest.raises(UpstreamError):
         OpenAIStreamTranslator("m", "openai").feed(b"data: {not json\n\n")
+    translator = OpenAIStreamTranslator("m", "openai")
+    assert len(translator.feed(chunk(0) + b"data: {not json\n\n")) == 1
+    with pytest.raises(UpstreamError):
+        translator.close()
 
 
 def test_sse_decoder_handles_crlf_comments_and_multiline_data() -> None:
