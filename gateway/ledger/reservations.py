@@ -379,7 +379,9 @@ class BudgetEngine:
         subject = reservation.subject
         event = UsageEvent(  # positional: keyword arguments cost a frozen dataclass dearly
             reservation.request_id,
-            now,
+            # the reservation's time, not the settle's: the budget counters were charged in
+            # its period, and a request that ends after midnight belongs to the day it began
+            reservation.reserved_at,
             subject.key_id,
             subject.team,
             subject.cost_center,

@@ -158,3 +158,20 @@ async def test_past_the_cache_bound_specs_are_rebuilt_identically(
     await settle(reference, await reserve(reference, "r1"))
     await reference.release(await reserve(reference, "r2"))
     assert store.calls == expected.calls
+
+
+async def test_a_request_settled_after_midnight_is_recorded_in_the_period_it_was_charged_to() -> (
+    None
+):
+    # The counters are charged in the reservation's period; the usage event that chargeback
+    # and the start-up re-seed read must carry the same time, not the settle's.
+    clock = FakeClock(datetime(2030, 11, 30, 23, 59, 59, tzinfo=UTC).timestamp())
+    engine = make_engine(RecordingStore(), clock, **BUDGETS)
+    reservation = await reserve(engine, "r1")
+    clock.advance(5)
+    settlement = await engine.settle(
+        reservation, Usage(1, 0), price=UNIT, model_alias="chat-eu", deployment=None
+    )
+    assert settlement.event is not None
+    assert settlement.event.time == reservation.reserved_at
+    assert settlement.event.time.month == 11
