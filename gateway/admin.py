@@ -60,7 +60,8 @@ class KeyRequest(BaseModel):
     def _future(cls, value: datetime | None) -> datetime | None:
         if value is not None and value <= datetime.now(UTC):
             raise ValueError("a time in the future (ISO 8601 with a timezone)")
-        return value
+        # stored in UTC: SQLite keeps no offset, so a +05:00 time would expire 5 hours late
+        return None if value is None else value.astimezone(UTC)
 
 
 class AdminAPI:

@@ -127,6 +127,20 @@ def test_expired_key_is_refused(gateway: Gateway) -> None:
     assert "expired" in response.json()["error"]["message"]
 
 
+def test_an_expiry_with_a_utc_offset_is_kept_as_that_instant(gateway: Gateway) -> None:
+    import datetime as dt
+
+    # SQLite keeps no offset: stored as given, -05:00 expired 5 hours early, +05:00 late
+    west = dt.timezone(dt.timedelta(hours=-5))
+    in_an_hour = dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)
+    key = gateway.create_key(expires_at=in_an_hour.astimezone(west).isoformat())
+    assert gateway.post("/v1/chat/completions", key, json=CHAT_BODY).status_code == 200
+    listed = gateway.admin("GET", "/admin/keys").json()
+    stored = [k["expires_at"] for k in listed.get("data", listed)]
+    expiries = [dt.datetime.fromisoformat(v.replace("Z", "+00:00")) for v in stored if v]
+    assert any(abs((e - in_an_hour).total_seconds()) < 1 for e in expiries), stored
+
+
 def test_admin_key_is_compared_whole(gateway: Gateway) -> None:
     prefix = httpx.get(
         f"{gateway.url}/admin/keys", headers={"authorization": f"Bearer {ADMIN_KEY[:-1]}"}
